@@ -1,0 +1,718 @@
+//! `getcourse`: GetCourse legacy export API (orders and payments).
+//!
+//! Each job runs one asynchronous export for the run's window:
+//!
+//! 1. start: `GET {base}/pl/api/account/{deals|payments}?created_at[from]=YYYY-MM-DD&created_at[to]=YYYY-MM-DD`
+//!    → `{"success":true,"info":{"export_id":N}}`;
+//! 2. poll, every `poll_interval_secs`: `GET {base}/pl/api/account/exports/{N}`
+//!    → not ready (`error_code` 909 or 905: poll again), expired (910: start
+//!    a new export, at most [`MAX_RESTARTS`] times), or ready
+//!    (`{"success":true,"info":{"fields":[...],"items":[[...]]}}`: done).
+//!
+//! The school key travels as the `key` query parameter (added by the
+//! driver). Every start and every poll counts against GetCourse's budget of
+//! 100 requests per 2 hours; "Слишком много запросов" in any response is a
+//! retryable error with a long wait.
+//!
+//! The restart count of a job travels with the request as the URL fragment
+//! `#export_attempt=N` (absent for the first export), so that
+//! [`Connector::next_step`] stays a pure function of (job, request,
+//! response). The driver never sends fragments but keeps them in `raw/`.
+//!
+//! Normalization reads only ready exports and maps columns **by the names
+//! in `fields`**, never by position (columns depend on account settings).
+//! Options: `school` (the `{school}.getcourse.ru` subdomain; required unless
+//! the account sets `base_url`), `poll_interval_secs` (default 30),
+//! `crm_deal_field` (the name of the order column holding the CRM deal id).
+
+use crate::{
+    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
+    RateLimit, RawEnvelope, Request, Response, Step,
+};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::time::Duration;
+use voronka_core::config::AccountConfig;
+use voronka_core::model::{Order, OrderStatus, Payment, PaymentStatus, Record, Utm};
+
+const SLUG: &str = "getcourse";
+
+/// URL fragment key carrying how many times the job's export was restarted
+/// after a 910 ("export expired"). Client-side state, never sent.
+pub const ATTEMPT_FRAGMENT: &str = "export_attempt";
+
+/// How many times an expired export (910) is started again before the job
+/// fails.
+pub const MAX_RESTARTS: u32 = 2;
+
+/// Default pause between export polls (GetCourse asks for 30–60 s).
+pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 30;
+
+/// Wait after "Слишком много запросов": the budget is 100 requests per
+/// 2 hours, so a short back-off would only burn more of it.
+pub const RATE_LIMITED_WAIT: Duration = Duration::from_secs(20 * 60);
+
+const TOO_MANY_REQUESTS: &str = "Слишком много запросов";
+const EXPORTS_PATH: &str = "/pl/api/account/exports/";
+
+/// The GetCourse connector (legacy export API).
+pub struct Getcourse;
+
+/// What a job exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Deals,
+    Payments,
+}
+
+impl Kind {
+    fn from_name(s: &str) -> Option<Kind> {
+        match s {
+            "deals" => Some(Kind::Deals),
+            "payments" => Some(Kind::Payments),
+            _ => None,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Deals => "deals",
+            Kind::Payments => "payments",
+        }
+    }
+}
+
+fn option_str<'a>(account: &'a AccountConfig, key: &str) -> Option<&'a str> {
+    account
+        .options
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The poll interval from `poll_interval_secs` (default 30 s).
+pub fn poll_interval(account: &AccountConfig) -> Duration {
+    let secs = account
+        .options
+        .get("poll_interval_secs")
+        .and_then(|v| v.as_integer())
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(DEFAULT_POLL_INTERVAL_SECS);
+    Duration::from_secs(secs)
+}
+
+fn base(ctx: &FetchContext<'_>) -> String {
+    ctx.base_url.trim_end_matches('/').to_string()
+}
+
+fn attempt_of(request: &Request) -> u32 {
+    request
+        .url
+        .split_once('#')
+        .and_then(|(_, frag)| frag.strip_prefix(ATTEMPT_FRAGMENT)?.strip_prefix('='))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `url` with the attempt fragment when `attempt > 0`.
+fn with_attempt(url: String, attempt: u32) -> String {
+    if attempt == 0 {
+        url
+    } else {
+        format!("{url}#{ATTEMPT_FRAGMENT}={attempt}")
+    }
+}
+
+fn start_request(ctx: &FetchContext<'_>, job: &Job, attempt: u32) -> Request {
+    let kind = job
+        .meta
+        .get("kind")
+        .map(String::as_str)
+        .unwrap_or(&job.entity);
+    let (from, to) = job.window.unwrap_or((ctx.from, ctx.to));
+    Request::get(with_attempt(
+        format!("{}/pl/api/account/{kind}", base(ctx)),
+        attempt,
+    ))
+    .query("created_at[from]", from.format("%Y-%m-%d").to_string())
+    .query("created_at[to]", to.format("%Y-%m-%d").to_string())
+}
+
+fn poll_request(ctx: &FetchContext<'_>, export_id: &str, attempt: u32) -> Request {
+    Request::get(with_attempt(
+        format!("{}{EXPORTS_PATH}{export_id}", base(ctx)),
+        attempt,
+    ))
+}
+
+fn retryable(reason: impl Into<String>, after: Option<Duration>) -> FetchError {
+    FetchError::Retryable {
+        slug: SLUG.to_string(),
+        reason: reason.into(),
+        after,
+    }
+}
+
+fn terminal(reason: impl Into<String>) -> FetchError {
+    FetchError::Terminal {
+        slug: SLUG.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The common envelope of every legacy API answer.
+struct Answer<'a> {
+    success: bool,
+    error_code: Option<i64>,
+    error_message: &'a str,
+    info: Option<&'a Value>,
+}
+
+fn answer(v: &Value) -> Answer<'_> {
+    Answer {
+        success: v.get("success").and_then(Value::as_bool).unwrap_or(false),
+        error_code: v.get("error_code").and_then(|c| match c {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }),
+        error_message: v.get("error_message").and_then(Value::as_str).unwrap_or(""),
+        info: v.get("info"),
+    }
+}
+
+fn describe(a: &Answer<'_>) -> String {
+    match a.error_code {
+        Some(code) => format!("error {code}: {}", a.error_message),
+        None if a.error_message.is_empty() => "unsuccessful answer without a message".into(),
+        None => a.error_message.to_string(),
+    }
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    response
+        .header("retry-after")
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+impl Connector for Getcourse {
+    fn slug(&self) -> &'static str {
+        SLUG
+    }
+
+    /// `https://{school}.getcourse.ru` from option `school` ("" when unset:
+    /// [`Connector::validate`] then requires `base_url`).
+    fn default_base_url(&self, account: &AccountConfig) -> String {
+        match option_str(account, "school") {
+            Some(school) => format!("https://{school}.getcourse.ru"),
+            None => String::new(),
+        }
+    }
+
+    fn auth(&self) -> AuthScheme {
+        AuthScheme::Query {
+            param: "key",
+            credential: "key",
+        }
+    }
+
+    /// One request per second at most, and the vendor's hard budget of 100
+    /// requests (starts and polls alike) per 2 hours.
+    fn rate_limit(&self) -> RateLimit {
+        RateLimit {
+            per_second: 1.0,
+            burst: 2,
+            budget: Some((100, Duration::from_secs(2 * 60 * 60))),
+        }
+    }
+
+    fn validate(&self, account: &AccountConfig) -> Result<(), String> {
+        match account.options.get("school") {
+            Some(v) => {
+                let school = v.as_str().map(str::trim).unwrap_or("");
+                let ok = !school.is_empty()
+                    && school
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+                if !ok {
+                    return Err(
+                        "options.school: expected the school's getcourse.ru subdomain (e.g. \"myschool\")"
+                            .into(),
+                    );
+                }
+            }
+            None if account.base_url.is_none() => {
+                return Err(
+                    "options.school: required (the {school}.getcourse.ru subdomain) unless base_url is set"
+                        .into(),
+                );
+            }
+            None => {}
+        }
+        if let Some(v) = account.options.get("poll_interval_secs")
+            && v.as_integer().is_none_or(|n| n < 0)
+        {
+            return Err("options.poll_interval_secs: expected a non-negative integer".into());
+        }
+        if let Some(v) = account.options.get("crm_deal_field")
+            && v.as_str().is_none_or(|s| s.trim().is_empty())
+        {
+            return Err("options.crm_deal_field: expected the name of an order column".into());
+        }
+        if !account.credentials.contains_key("key") {
+            return Err("credentials.key: required (the school's API key)".into());
+        }
+        Ok(())
+    }
+
+    /// Two jobs, `deals` then `payments`, each one export of
+    /// `created_at` in [from, to]. Exports run one at a time (the driver
+    /// runs jobs in order).
+    fn plan(&self, ctx: &FetchContext<'_>) -> Vec<Job> {
+        [Kind::Deals, Kind::Payments]
+            .into_iter()
+            .map(|kind| Job {
+                entity: kind.name().to_string(),
+                window: Some((ctx.from, ctx.to)),
+                meta: BTreeMap::from([("kind".to_string(), kind.name().to_string())]),
+            })
+            .collect()
+    }
+
+    fn first_request(&self, ctx: &FetchContext<'_>, job: &Job) -> Request {
+        start_request(ctx, job, 0)
+    }
+
+    fn next_step(
+        &self,
+        ctx: &FetchContext<'_>,
+        job: &Job,
+        request: &Request,
+        response: &Response,
+    ) -> Result<Step, FetchError> {
+        let attempt = attempt_of(request);
+        let is_poll = request.url.contains(EXPORTS_PATH);
+        let body = String::from_utf8_lossy(&response.body);
+        let json = serde_json::from_slice::<Value>(&response.body);
+        let rate_limited = match &json {
+            Ok(v) => answer(v).error_message.contains(TOO_MANY_REQUESTS),
+            Err(_) => body.contains(TOO_MANY_REQUESTS),
+        };
+        if rate_limited {
+            return Err(retryable(
+                "rate limited (\"Слишком много запросов\")",
+                Some(RATE_LIMITED_WAIT),
+            ));
+        }
+        if response.status == 429 || response.status >= 500 {
+            return Err(retryable(
+                format!("HTTP {}", response.status),
+                retry_after(response),
+            ));
+        }
+        let json = json.map_err(|e| {
+            terminal(format!(
+                "HTTP {}: body is not JSON ({e}): {}",
+                response.status,
+                body.chars().take(200).collect::<String>()
+            ))
+        })?;
+        let a = answer(&json);
+        if !(200..300).contains(&response.status) && a.success {
+            return Err(terminal(format!("HTTP {}", response.status)));
+        }
+        if !is_poll {
+            if !a.success {
+                return Err(terminal(format!("export start failed: {}", describe(&a))));
+            }
+            let export_id = match a.info.and_then(|i| i.get("export_id")) {
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+                _ => return Err(terminal("export start: no info.export_id in the answer")),
+            };
+            return Ok(Step::Wait(
+                poll_interval(ctx.account),
+                poll_request(ctx, &export_id, attempt),
+            ));
+        }
+        if a.success {
+            let info = a.info.unwrap_or(&Value::Null);
+            if info.get("items").is_some_and(Value::is_array)
+                && info.get("fields").is_some_and(Value::is_array)
+            {
+                return Ok(Step::Done { watermark: None });
+            }
+            return Err(terminal(
+                "export poll: success without info.fields/info.items",
+            ));
+        }
+        match a.error_code {
+            Some(909) | Some(905) => Ok(Step::Wait(poll_interval(ctx.account), request.clone())),
+            None if a.error_message.contains("еще не создан")
+                || a.error_message.contains("ещё не создан") =>
+            {
+                Ok(Step::Wait(poll_interval(ctx.account), request.clone()))
+            }
+            Some(910) if attempt < MAX_RESTARTS => {
+                Ok(Step::Next(start_request(ctx, job, attempt + 1)))
+            }
+            Some(910) => Err(terminal(format!(
+                "export expired (910) after {MAX_RESTARTS} restarts: {}",
+                a.error_message
+            ))),
+            _ => Err(terminal(format!("export poll failed: {}", describe(&a)))),
+        }
+    }
+
+    /// Orders from a ready `deals` export, payments from a ready `payments`
+    /// export; any other response (start, not ready, error) gives nothing.
+    fn normalize(&self, envelope: &RawEnvelope, ctx: &NormalizeContext<'_>) -> Normalized {
+        let mut out = Normalized::default();
+        if envelope.status != 200 {
+            return out;
+        }
+        let kind =
+            Kind::from_name(envelope.meta("kind")).or_else(|| Kind::from_name(&envelope.entity));
+        let Some(kind) = kind else {
+            return out;
+        };
+        let Ok(bytes) = envelope.body_bytes() else {
+            out.rejected.push(ParseError::new(
+                SLUG,
+                "page",
+                "body",
+                "body could not be decoded",
+            ));
+            return out;
+        };
+        let Ok(json) = serde_json::from_slice::<Value>(&bytes) else {
+            return out;
+        };
+        let a = answer(&json);
+        let info = a.info.unwrap_or(&Value::Null);
+        let (Some(fields), Some(items)) = (
+            info.get("fields").and_then(Value::as_array),
+            info.get("items").and_then(Value::as_array),
+        ) else {
+            return out;
+        };
+        if !a.success {
+            return out;
+        }
+        let table = Table::new(fields);
+        let tz = ctx.tz();
+        match kind {
+            Kind::Deals => deals(&table, items, ctx, tz, &mut out),
+            Kind::Payments => payments(&table, items, ctx, tz, &mut out),
+        }
+        out
+    }
+}
+
+/// Column positions by name.
+struct Table {
+    index: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
+impl Table {
+    fn new(fields: &[Value]) -> Table {
+        let names: Vec<String> = fields.iter().map(cell_text).collect();
+        let mut index = HashMap::new();
+        for (i, n) in names.iter().enumerate() {
+            index.entry(n.clone()).or_insert(i);
+        }
+        Table { index, names }
+    }
+
+    /// The trimmed text of the named column ("" when absent or empty).
+    fn get(&self, row: &[Value], name: &str) -> String {
+        self.index
+            .get(name)
+            .and_then(|&i| row.get(i))
+            .map(cell_text)
+            .unwrap_or_default()
+    }
+
+    /// The first column whose name starts with `prefix`, with the rest of
+    /// its name (`"Стоимость, "` → `("Стоимость, RUB", "RUB")`).
+    fn with_prefix(&self, prefix: &str) -> Option<(String, String)> {
+        self.names
+            .iter()
+            .find(|n| n.starts_with(prefix))
+            .map(|n| (n.clone(), n[prefix.len()..].trim().to_string()))
+    }
+}
+
+/// A cell as text: strings trimmed, numbers printed, nested arrays (tags)
+/// joined with ", ", objects as compact JSON, null as "".
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(a) => a
+            .iter()
+            .map(cell_text)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(_) => v.to_string(),
+    }
+}
+
+fn as_row(item: &Value) -> &[Value] {
+    item.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// Parses an account-local `YYYY-MM-DD HH:MM:SS` (also without seconds,
+/// or `DD.MM.YYYY`) into UTC.
+pub fn parse_local_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    const FORMATS: [&str; 4] = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%d.%m.%Y %H:%M:%S",
+        "%d.%m.%Y %H:%M",
+    ];
+    if s.is_empty() {
+        return Err("missing".into());
+    }
+    FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|naive| voronka_core::time::from_local(naive, tz))
+        .ok_or_else(|| format!("not a date-time: {s:?}"))
+}
+
+/// Parses a GetCourse money string: `"300 руб."`, `"1 500,50 руб."`,
+/// `"14900"`, `"99.90 USD"`, `"$ 10"`. Returns the amount and the
+/// currency named by a suffix or prefix, if any.
+pub fn parse_amount(s: &str) -> Result<(Decimal, Option<String>), String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("missing".into());
+    }
+    let is_num = |c: char| c.is_ascii_digit() || matches!(c, ',' | '.' | '-' | '+');
+    let is_space = |c: char| c.is_whitespace() || c == '\u{a0}' || c == '\u{202f}';
+    let start = s
+        .find(is_num)
+        .ok_or_else(|| format!("no number in {s:?}"))?;
+    let end = s
+        .char_indices()
+        .skip_while(|(i, _)| *i < start)
+        .find(|&(_, c)| !(is_num(c) || is_space(c)))
+        .map(|(i, _)| i)
+        .unwrap_or(s.len());
+    let prefix = s[..start].trim();
+    let suffix = s[end..].trim();
+    let currency = match (prefix, suffix) {
+        ("", "") => None,
+        (p, "") => Some(currency_of(p).ok_or_else(|| format!("unknown currency {p:?}"))?),
+        ("", x) => Some(currency_of(x).ok_or_else(|| format!("unknown currency {x:?}"))?),
+        _ => return Err(format!("not an amount: {s:?}")),
+    };
+    let mut number: String = s[start..end].chars().filter(|&c| !is_space(c)).collect();
+    if number.contains(',') {
+        if number.contains('.') {
+            return Err(format!("ambiguous decimal separators in {s:?}"));
+        }
+        number = number.replace(',', ".");
+    }
+    let value = Decimal::from_str(&number).map_err(|_| format!("not an amount: {s:?}"))?;
+    Ok((value, currency))
+}
+
+fn currency_of(s: &str) -> Option<String> {
+    let lower = s.trim().trim_end_matches('.').to_lowercase();
+    let code = match lower.as_str() {
+        "руб" | "р" | "₽" | "rub" | "rur" => "RUB",
+        "$" | "usd" => "USD",
+        "€" | "eur" => "EUR",
+        "тг" | "тенге" | "₸" | "kzt" => "KZT",
+        "грн" | "₴" | "uah" => "UAH",
+        _ if s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase()) => s,
+        _ => return None,
+    };
+    Some(code.to_string())
+}
+
+/// Maps a GetCourse order status label (or code) to [`OrderStatus`].
+pub fn order_status(label: &str) -> Option<OrderStatus> {
+    let l = label.trim().to_lowercase().replace('ё', "е");
+    Some(match l.as_str() {
+        "новый" | "new" => OrderStatus::New,
+        "в работе"
+        | "ожидаем оплаты"
+        | "ожидает оплаты"
+        | "не подтвержден"
+        | "отложен"
+        | "ожидаем возврата"
+        | "ожидает возврата"
+        | "in_work"
+        | "payment_waiting"
+        | "not_confirmed"
+        | "pending"
+        | "waiting_for_return" => OrderStatus::InProgress,
+        "частично оплачен" | "part_payed" => OrderStatus::PartPaid,
+        "завершен" | "оплачен" | "payed" => OrderStatus::Paid,
+        "отменен" | "cancelled" => OrderStatus::Cancelled,
+        "ложный" | "false" => OrderStatus::False,
+        _ => return None,
+    })
+}
+
+/// Maps a payment status label (or code) to [`PaymentStatus`].
+pub fn payment_status(label: &str) -> PaymentStatus {
+    let l = label.trim().to_lowercase().replace('ё', "е");
+    match l.as_str() {
+        "получен" | "accepted" => PaymentStatus::Received,
+        "возвращен" | "returned" => PaymentStatus::Refunded,
+        "ожидается" | "expected" => PaymentStatus::Expected,
+        _ => PaymentStatus::Other,
+    }
+}
+
+fn deals(t: &Table, items: &[Value], ctx: &NormalizeContext<'_>, tz: Tz, out: &mut Normalized) {
+    let Some((cost_col, header_currency)) = t.with_prefix("Стоимость, ") else {
+        out.rejected.push(ParseError::new(
+            SLUG,
+            "page",
+            "Стоимость, <CUR>",
+            "the export has no cost column, so no currency: every order of this page is rejected",
+        ));
+        return;
+    };
+    let header_currency = currency_of(&header_currency).unwrap_or(header_currency);
+    let crm_field = option_str(ctx.account, "crm_deal_field");
+    for (i, item) in items.iter().enumerate() {
+        let row = as_row(item);
+        let id = t.get(row, "ID заказа");
+        let record = if id.is_empty() {
+            format!("row {}", i + 1)
+        } else {
+            id.clone()
+        };
+        let err =
+            |field: &str, reason: String| ParseError::new(SLUG, record.clone(), field, reason);
+        if id.is_empty() {
+            out.rejected
+                .push(err("ID заказа", "missing order id".into()));
+            continue;
+        }
+        let created_at = match parse_local_time(&t.get(row, "Дата создания"), tz) {
+            Ok(at) => at,
+            Err(e) => {
+                out.rejected.push(err("Дата создания", e));
+                continue;
+            }
+        };
+        let cost_text = t.get(row, &cost_col);
+        // An empty cost is an absent value: GetCourse leaves it empty on
+        // free orders; revenue comes from payments, not from this figure.
+        let cost = if cost_text.is_empty() {
+            Decimal::ZERO
+        } else {
+            match parse_amount(&cost_text) {
+                Ok((v, None)) => v,
+                Ok((v, Some(c))) if c == header_currency => v,
+                Ok((_, Some(c))) => {
+                    out.rejected.push(err(
+                        &cost_col,
+                        format!("amount in {c} under a {header_currency} header"),
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    out.rejected.push(err(&cost_col, e));
+                    continue;
+                }
+            }
+        };
+        let label = t.get(row, "Статус");
+        let Some(status) = order_status(&label) else {
+            out.rejected
+                .push(err("Статус", format!("unknown order status {label:?}")));
+            continue;
+        };
+        out.records.push(Record::Order(Order {
+            source: SLUG.to_string(),
+            account: ctx.account.id.clone(),
+            id,
+            number: t.get(row, "Номер"),
+            created_at,
+            name: t.get(row, "Пользователь"),
+            email: t.get(row, "Email"),
+            phone: t.get(row, "Телефон"),
+            cost,
+            currency: header_currency.clone(),
+            status,
+            product: t.get(row, "Состав заказа"),
+            manager: t.get(row, "Менеджер"),
+            crm_deal_id: crm_field.map(|f| t.get(row, f)).unwrap_or_default(),
+            utm: Utm {
+                source: t.get(row, "utm_source"),
+                medium: t.get(row, "utm_medium"),
+                campaign: t.get(row, "utm_campaign"),
+                content: t.get(row, "utm_content"),
+                term: t.get(row, "utm_term"),
+            },
+        }));
+    }
+}
+
+fn payments(t: &Table, items: &[Value], ctx: &NormalizeContext<'_>, tz: Tz, out: &mut Normalized) {
+    for (i, item) in items.iter().enumerate() {
+        let row = as_row(item);
+        let id = t.get(row, "Номер");
+        let record = if id.is_empty() {
+            format!("row {}", i + 1)
+        } else {
+            id.clone()
+        };
+        let err =
+            |field: &str, reason: String| ParseError::new(SLUG, record.clone(), field, reason);
+        if id.is_empty() {
+            out.rejected
+                .push(err("Номер", "missing payment number".into()));
+            continue;
+        }
+        let paid_at = match parse_local_time(&t.get(row, "Дата создания"), tz) {
+            Ok(at) => at,
+            Err(e) => {
+                out.rejected.push(err("Дата создания", e));
+                continue;
+            }
+        };
+        let (amount, currency) = match parse_amount(&t.get(row, "Сумма")) {
+            Ok(v) => v,
+            Err(e) => {
+                out.rejected.push(err("Сумма", e));
+                continue;
+            }
+        };
+        let status = payment_status(&t.get(row, "Статус"));
+        let amount = match status {
+            PaymentStatus::Refunded => -amount.abs(),
+            _ => amount,
+        };
+        out.records.push(Record::Payment(Payment {
+            source: SLUG.to_string(),
+            account: ctx.account.id.clone(),
+            id,
+            order_number: t.get(row, "Заказ"),
+            paid_at,
+            amount,
+            currency: currency.unwrap_or_else(|| "RUB".to_string()),
+            status,
+            name: t.get(row, "Пользователь"),
+            email: t.get(row, "Email"),
+            phone: t.get(row, "Телефон"),
+        }));
+    }
+}

@@ -1,0 +1,647 @@
+//! The generic driver against a scripted mock server: paging, retries,
+//! terminal errors, raw capture with redaction, rate-limit budgets.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{MockResponse, MockServer, account, date, fetch_context};
+use serde_json::{Value, json};
+use voronka_connectors::driver::{Driver, DriverOptions, EnvSecrets, SecretSource, StaticSecrets};
+use voronka_connectors::{
+    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, RateLimit,
+    RawEnvelope, Request, Response, Step,
+};
+use voronka_core::config::{AccountConfig, SecretRef};
+use voronka_store::{MemoryStore, Store};
+
+const SECRET: &str = "sup3r-s3cret/+token";
+
+/// A minimal paging connector: `GET {base}/{entity}?page=N`, body
+/// `{"items": [...], "next": "/path?page=2" | null}`; `{"busy": ms}`
+/// asks for a retry; HTTP 400 is terminal.
+struct Paged {
+    auth: AuthScheme,
+    limit: RateLimit,
+    entities: Vec<&'static str>,
+}
+
+impl Paged {
+    fn new(auth: AuthScheme) -> Paged {
+        Paged {
+            auth,
+            limit: RateLimit {
+                per_second: 1000.0,
+                burst: 100,
+                budget: None,
+            },
+            entities: vec!["items"],
+        }
+    }
+}
+
+impl Connector for Paged {
+    fn slug(&self) -> &'static str {
+        "paged"
+    }
+    fn default_base_url(&self, _account: &AccountConfig) -> String {
+        "http://unused.invalid".into()
+    }
+    fn auth(&self) -> AuthScheme {
+        self.auth.clone()
+    }
+    fn rate_limit(&self) -> RateLimit {
+        self.limit
+    }
+    fn plan(&self, _ctx: &FetchContext<'_>) -> Vec<Job> {
+        self.entities
+            .iter()
+            .map(|e| Job {
+                entity: e.to_string(),
+                window: Some((date(2026, 11, 1), date(2026, 11, 2))),
+                meta: BTreeMap::from([("kind".to_string(), e.to_string())]),
+            })
+            .collect()
+    }
+    fn first_request(&self, ctx: &FetchContext<'_>, job: &Job) -> Request {
+        Request::get(format!("{}/{}", ctx.base_url, job.entity)).query("page", "1")
+    }
+    fn next_step(
+        &self,
+        ctx: &FetchContext<'_>,
+        _job: &Job,
+        _request: &Request,
+        response: &Response,
+    ) -> Result<Step, FetchError> {
+        if response.status == 400 {
+            return Err(FetchError::Terminal {
+                slug: "paged".into(),
+                reason: "HTTP 400: bad request".into(),
+            });
+        }
+        let v: Value =
+            serde_json::from_slice(&response.body).map_err(|e| FetchError::Terminal {
+                slug: "paged".into(),
+                reason: format!("not JSON: {e}"),
+            })?;
+        if let Some(ms) = v.get("busy").and_then(Value::as_u64) {
+            return Err(FetchError::Retryable {
+                slug: "paged".into(),
+                reason: "busy".into(),
+                after: Some(Duration::from_millis(ms)),
+            });
+        }
+        match v.get("next").and_then(Value::as_str) {
+            Some(next) => Ok(Step::Next(Request::get(format!("{}{next}", ctx.base_url)))),
+            None => Ok(Step::Done {
+                watermark: v.get("page").map(|p| p.to_string()),
+            }),
+        }
+    }
+    fn normalize(&self, _envelope: &RawEnvelope, _ctx: &NormalizeContext<'_>) -> Normalized {
+        Normalized::default()
+    }
+}
+
+fn acc() -> AccountConfig {
+    account(json!({"id": "main", "credentials": {"token": {"env": "PAGED_TOKEN_UNUSED"}}}))
+}
+
+fn secrets() -> Arc<dyn SecretSource> {
+    Arc::new(StaticSecrets(BTreeMap::from([(
+        "token".to_string(),
+        SECRET.to_string(),
+    )])))
+}
+
+fn fast() -> DriverOptions {
+    DriverOptions {
+        max_attempts: 3,
+        base_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        wait_cap: Some(Duration::from_millis(5)),
+        timeout: Duration::from_secs(10),
+        ..DriverOptions::default()
+    }
+}
+
+fn page(n: u32, next: Option<&str>) -> MockResponse {
+    MockResponse::json(
+        200,
+        json!({"page": n, "items": [n * 10, n * 10 + 1], "next": next}).to_string(),
+    )
+}
+
+async fn envelopes(store: &MemoryStore) -> Vec<RawEnvelope> {
+    let mut out = Vec::new();
+    for key in store.list("raw/").await.unwrap() {
+        let bytes = store.get(&key).await.unwrap().unwrap();
+        out.push(RawEnvelope::from_json(&bytes).unwrap());
+    }
+    out.sort_by_key(|e| e.seq);
+    out
+}
+
+#[tokio::test]
+async fn follows_pages_to_the_end() {
+    let server = MockServer::start().await;
+    server
+        .route("GET", "/items")
+        .query("page", "1")
+        .respond([page(1, Some("/items?page=2"))]);
+    server
+        .route("GET", "/items")
+        .query("page", "2")
+        .respond([page(2, Some("/items?page=3"))]);
+    server
+        .route("GET", "/items")
+        .query("page", "3")
+        .respond([page(3, None)]);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(fast(), secrets());
+    let connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.slug, "paged");
+    assert_eq!(report.account, "main");
+    let job = &report.jobs[0];
+    assert_eq!(job.requests, 3);
+    assert_eq!(job.raw_keys.len(), 3);
+    assert_eq!(job.watermark.as_deref(), Some("3"));
+    assert_eq!(job.window, Some((date(2026, 11, 1), date(2026, 11, 2))));
+
+    let reqs = server.requests();
+    let pages: Vec<&str> = reqs.iter().map(|r| r.param("page").unwrap()).collect();
+    assert_eq!(pages, vec!["1", "2", "3"]);
+    for r in &reqs {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {SECRET}").as_str())
+        );
+        assert!(r.header("user-agent").unwrap().contains("voronka/"));
+    }
+
+    let envs = envelopes(&store).await;
+    assert_eq!(envs.len(), 3);
+    assert_eq!(
+        envs.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let e = &envs[0];
+    assert_eq!(e.source, "paged");
+    assert_eq!(e.account, "main");
+    assert_eq!(e.run, "run1");
+    assert_eq!(e.entity, "items");
+    assert_eq!(e.window_from, Some(date(2026, 11, 1)));
+    assert_eq!(e.window_to, Some(date(2026, 11, 2)));
+    assert_eq!(e.meta.get("kind").map(String::as_str), Some("items"));
+    assert_eq!(e.request.method, "GET");
+    assert_eq!(e.request.url, format!("{}/items?page=1", server.base_url()));
+    assert_eq!(e.status, 200);
+    assert_eq!(
+        e.headers.keys().cloned().collect::<Vec<_>>(),
+        vec!["content-type".to_string(), "date".to_string()]
+    );
+    assert_eq!(e.body_encoding, "utf8");
+    assert!(e.body.contains("\"page\":1"));
+    assert_eq!(report.raw_keys(), store.list("raw/").await.unwrap());
+}
+
+#[tokio::test]
+async fn retries_429_honouring_retry_after_then_succeeds() {
+    let server = MockServer::start().await;
+    server.route("GET", "/items").respond([
+        MockResponse::text(429, "slow down").header("Retry-After", "1"),
+        page(1, None),
+    ]);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    // No wait cap: the Retry-After second is really waited.
+    let opts = DriverOptions {
+        wait_cap: None,
+        base_backoff: Duration::from_millis(1),
+        ..fast()
+    };
+    let driver = Driver::new(opts, secrets());
+    let connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.jobs[0].requests, 2);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    let gap = reqs[1].at - reqs[0].at;
+    assert!(gap >= Duration::from_millis(950), "waited only {gap:?}");
+    let envs = envelopes(&store).await;
+    assert_eq!(
+        envs.iter().map(|e| e.status).collect::<Vec<_>>(),
+        vec![429, 200]
+    );
+    assert_eq!(
+        envs[0].headers.get("retry-after").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(envs[0].body, "slow down");
+}
+
+#[tokio::test]
+async fn retries_503_twice_then_succeeds() {
+    let server = MockServer::start().await;
+    server.route("GET", "/items").respond([
+        MockResponse::text(503, "unavailable"),
+        MockResponse::text(503, "unavailable"),
+        page(1, None),
+    ]);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(fast(), secrets());
+    let connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.jobs[0].requests, 3);
+    assert_eq!(report.jobs[0].watermark.as_deref(), Some("1"));
+    let envs = envelopes(&store).await;
+    assert_eq!(
+        envs.iter().map(|e| e.status).collect::<Vec<_>>(),
+        vec![503, 503, 200]
+    );
+}
+
+#[tokio::test]
+async fn server_errors_forever_fail_the_job_but_not_the_others() {
+    let server = MockServer::start().await;
+    server
+        .route("GET", "/broken")
+        .respond([MockResponse::text(502, "bad gateway")]);
+    server.route("GET", "/items").respond([page(1, None)]);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(fast(), secrets());
+    let mut connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    connector.entities = vec!["broken", "items"];
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+
+    assert!(!report.ok());
+    assert_eq!(report.failed().len(), 1);
+    let broken = &report.jobs[0];
+    assert_eq!(broken.entity, "broken");
+    assert_eq!(broken.requests, 3, "max_attempts = 3");
+    assert_eq!(broken.raw_keys.len(), 3, "every 502 is captured");
+    assert_eq!(broken.watermark, None);
+    let err = broken.error.as_deref().unwrap();
+    assert!(err.starts_with("paged/main: GET "), "{err}");
+    assert!(err.contains("/broken?page=1"), "{err}");
+    assert!(err.contains("HTTP 502"), "{err}");
+    assert!(err.contains("3 attempts"), "{err}");
+    let items = &report.jobs[1];
+    assert!(items.ok(), "{items:?}");
+    assert_eq!(items.watermark.as_deref(), Some("1"));
+    assert_eq!(server.requests_to("/broken").len(), 3);
+}
+
+#[tokio::test]
+async fn transport_errors_are_retried_then_fail() {
+    // Nothing listens on this port once the listener is dropped.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let store = MemoryStore::new();
+    let account = acc();
+    let base = format!("http://127.0.0.1:{port}");
+    let ctx = fetch_context(&account, &base, date(2026, 11, 1), date(2026, 11, 2));
+    let driver = Driver::new(fast(), secrets());
+    let connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    let job = &report.jobs[0];
+    assert_eq!(job.requests, 0);
+    let err = job.error.as_deref().unwrap();
+    assert!(err.contains("transport error"), "{err}");
+    assert!(err.contains("3 attempts"), "{err}");
+    assert!(store.list("raw/").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn terminal_error_stops_the_job_without_retry() {
+    let server = MockServer::start().await;
+    server
+        .route("GET", "/items")
+        .respond([MockResponse::json(400, r#"{"error":"bad"}"#)]);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(fast(), secrets());
+    let connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    let job = &report.jobs[0];
+    assert_eq!(job.requests, 1);
+    assert_eq!(
+        job.raw_keys.len(),
+        1,
+        "the 400 is captured before the connector sees it"
+    );
+    assert_eq!(
+        job.error.as_deref(),
+        Some(
+            format!(
+                "paged/main: GET {}/items?page=1: HTTP 400: bad request",
+                server.base_url()
+            )
+            .as_str()
+        )
+    );
+}
+
+#[tokio::test]
+async fn connector_retryable_error_is_retried_with_its_wait() {
+    let server = MockServer::start().await;
+    server
+        .route("GET", "/items")
+        .respond([MockResponse::json(200, r#"{"busy": 1}"#), page(1, None)]);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(fast(), secrets());
+    let connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.jobs[0].requests, 2);
+}
+
+#[tokio::test]
+async fn query_credentials_never_reach_the_store() {
+    let server = MockServer::start().await;
+    server
+        .route("GET", "/items")
+        .query("page", "1")
+        .respond([page(1, Some("/items?page=2"))]);
+    server
+        .route("GET", "/items")
+        .query("page", "2")
+        .respond([MockResponse::text(500, "oops"), page(2, None)]);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(fast(), secrets());
+    let connector = Paged::new(AuthScheme::Query {
+        param: "key",
+        credential: "token",
+    });
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    assert!(report.ok(), "{report:?}");
+
+    // Sent on the wire...
+    for r in server.requests() {
+        assert_eq!(r.param("key"), Some(SECRET));
+    }
+    // ...but nowhere in the store, raw or encoded.
+    let encoded: String = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect();
+    let keys = store.list("").await.unwrap();
+    assert_eq!(keys.len(), 3);
+    for key in &keys {
+        let bytes = store.get(key).await.unwrap().unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(!text.contains(SECRET), "{key} leaks the secret");
+        assert!(!text.contains(&encoded), "{key} leaks the encoded secret");
+        assert!(!key.contains(SECRET));
+    }
+    let envs = envelopes(&store).await;
+    assert_eq!(
+        envs[0].request.url,
+        format!("{}/items?page=1&key=***", server.base_url())
+    );
+    assert_eq!(
+        envs.iter().map(|e| e.status).collect::<Vec<_>>(),
+        vec![200, 500, 200]
+    );
+}
+
+#[tokio::test]
+async fn header_credentials_are_sent_and_not_recorded() {
+    let server = MockServer::start().await;
+    server.route("GET", "/items").respond([page(1, None)]);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(fast(), secrets());
+    let connector = Paged::new(AuthScheme::Header {
+        name: "X-Token",
+        credential: "token",
+    });
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(server.requests()[0].header("x-token"), Some(SECRET));
+    for key in store.list("").await.unwrap() {
+        let text = String::from_utf8(store.get(&key).await.unwrap().unwrap().to_vec()).unwrap();
+        assert!(!text.contains(SECRET));
+    }
+}
+
+#[tokio::test]
+async fn missing_credential_fails_every_job_naming_account_and_credential() {
+    let server = MockServer::start().await;
+    let store = MemoryStore::new();
+    let account = account(json!({"id": "school2"}));
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(fast(), secrets());
+    let mut connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    connector.entities = vec!["a", "b"];
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    assert_eq!(report.failed().len(), 2);
+    let err = report.jobs[0].error.as_deref().unwrap();
+    assert!(err.contains("school2"), "{err}");
+    assert!(err.contains("`token`"), "{err}");
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn budget_is_never_exceeded() {
+    let server = MockServer::start().await;
+    for n in 1..=6 {
+        let next = (n < 6).then(|| format!("/items?page={}", n + 1));
+        server
+            .route("GET", "/items")
+            .query("page", &n.to_string())
+            .respond([page(n, next.as_deref())]);
+    }
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let opts = DriverOptions {
+        wait_cap: None,
+        ..fast()
+    };
+    let driver = Driver::new(opts, secrets());
+    let window = Duration::from_millis(300);
+    let mut connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    connector.limit = RateLimit {
+        per_second: 1000.0,
+        burst: 10,
+        budget: Some((2, window)),
+    };
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    assert!(report.ok(), "{report:?}");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 6);
+    // Any 3 consecutive requests span at least one window.
+    for w in reqs.windows(3) {
+        let span = w[2].at - w[0].at;
+        assert!(
+            span >= window - Duration::from_millis(50),
+            "3 requests within {span:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn token_bucket_paces_requests() {
+    let server = MockServer::start().await;
+    for n in 1..=4 {
+        let next = (n < 4).then(|| format!("/items?page={}", n + 1));
+        server
+            .route("GET", "/items")
+            .query("page", &n.to_string())
+            .respond([page(n, next.as_deref())]);
+    }
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let driver = Driver::new(
+        DriverOptions {
+            wait_cap: None,
+            ..fast()
+        },
+        secrets(),
+    );
+    let mut connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    connector.limit = RateLimit::per_second(20.0);
+    let report = driver.ingest(&store, &connector, &ctx, "run1").await;
+    assert!(report.ok(), "{report:?}");
+    let reqs = server.requests();
+    // burst 1 at 20/s: 4 requests need at least 3 x 50 ms (minus arrival jitter).
+    let span = reqs[3].at - reqs[0].at;
+    assert!(span >= Duration::from_millis(120), "{span:?}");
+}
+
+#[test]
+fn env_secrets_explain_what_is_missing() {
+    let s = EnvSecrets;
+    let err = s
+        .resolve(
+            "token",
+            &SecretRef {
+                env: Some("VORONKA_TEST_SURELY_UNSET_VAR".into()),
+                secret: None,
+            },
+        )
+        .unwrap_err();
+    assert!(
+        err.contains("VORONKA_TEST_SURELY_UNSET_VAR is not set"),
+        "{err}"
+    );
+    let err = s
+        .resolve(
+            "token",
+            &SecretRef {
+                env: None,
+                secret: Some("amocrm/main-token".into()),
+            },
+        )
+        .unwrap_err();
+    assert!(err.contains("secret store not available locally"), "{err}");
+    assert!(err.contains("VORONKA_SECRET_AMOCRM_MAIN_TOKEN"), "{err}");
+    // PATH is always set: an `env` reference reads it.
+    let path = s
+        .resolve(
+            "x",
+            &SecretRef {
+                env: Some("PATH".into()),
+                secret: None,
+            },
+        )
+        .unwrap();
+    assert!(!path.is_empty());
+}

@@ -1,0 +1,284 @@
+//! The fake vendor APIs: one axum server on 127.0.0.1, one prefix per
+//! vendor slug (`/amocrm`, `/getcourse`, `/yandex_direct`, `/facebook`,
+//! `/cbr`); behind each prefix the vendor's real paths.
+
+// Handlers return the vendor's error response as the `Err` of small helpers.
+#![allow(clippy::result_large_err)]
+
+mod amocrm;
+mod cbr;
+mod facebook;
+mod getcourse;
+mod yandex;
+
+use crate::model::School;
+use axum::body::{Body, Bytes};
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// amoCRM: `Authorization: Bearer <AMOCRM_TOKEN>`.
+pub const AMOCRM_TOKEN: &str = "sandbox-amocrm-token";
+/// GetCourse: query (or form) parameter `key=<GETCOURSE_KEY>`.
+pub const GETCOURSE_KEY: &str = "sandbox-getcourse-key";
+/// Yandex Direct: `Authorization: Bearer <YANDEX_TOKEN>`.
+pub const YANDEX_TOKEN: &str = "sandbox-yandex-token";
+/// Meta: query parameter `access_token=<FACEBOOK_TOKEN>`.
+pub const FACEBOOK_TOKEN: &str = "sandbox-facebook-token";
+
+/// The vendor prefixes served, also the keys of [`Sandbox::requests`].
+pub const SLUGS: [&str; 5] = ["amocrm", "getcourse", "yandex_direct", "facebook", "cbr"];
+
+/// Knobs of the fakes (fault injection, waits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxOptions {
+    /// GetCourse: how many polls of an export answer 909 "Файл еще не
+    /// создан" before it is ready.
+    pub getcourse_not_ready_polls: u32,
+    /// GetCourse: requests allowed per sliding 2 hours (starts and polls).
+    pub getcourse_request_limit: u32,
+    /// Yandex Direct: the `retryIn` header (seconds) on 201/202.
+    pub yandex_retry_in: u32,
+    /// Meta: the n-th Facebook request (1-based, counting every request to
+    /// `/facebook`) answers error 17 "User request limit reached" once.
+    pub facebook_throttle_on_request: Option<u64>,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            getcourse_not_ready_polls: 2,
+            getcourse_request_limit: 100,
+            yandex_retry_in: 0,
+            facebook_throttle_on_request: None,
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub school: Arc<School>,
+    pub opts: SandboxOptions,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    counters: [AtomicU64; 5],
+    pub getcourse: Mutex<getcourse::GcState>,
+    pub yandex: Mutex<HashMap<(String, String), (serde_json::Value, u32)>>,
+    pub request_seq: AtomicU64,
+}
+
+impl Shared {
+    fn count(&self, slug: &str) -> u64 {
+        match SLUGS.iter().position(|s| *s == slug) {
+            Some(i) => self.counters[i].fetch_add(1, Ordering::SeqCst) + 1,
+            None => 0,
+        }
+    }
+
+    /// A fresh request id for vendor error bodies and headers.
+    pub fn request_id(&self) -> String {
+        let n = self.request_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        format!(
+            "{:019}",
+            8_000_000_000_000_000_000u64.wrapping_add(n * 7919)
+        )
+    }
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1 on a free port and serves every vendor on it.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(school: Arc<School>, opts: SandboxOptions) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            school,
+            opts,
+            base: format!("http://{addr}"),
+            counters: Default::default(),
+            getcourse: Mutex::new(getcourse::GcState::new()),
+            yandex: Mutex::new(HashMap::new()),
+            request_seq: AtomicU64::new(0),
+        });
+        let app = axum::Router::new()
+            .fallback(dispatch)
+            .with_state(shared.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Sandbox {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`; a connector's base is `{base_url}/<slug>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `{base_url}/<slug>`.
+    pub fn vendor_url(&self, slug: &str) -> String {
+        format!("{}/{slug}", self.base_url())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests received under `/<slug>` so far (any outcome); 0 for an
+    /// unknown slug.
+    pub fn requests(&self, slug: &str) -> u64 {
+        SLUGS
+            .iter()
+            .position(|s| *s == slug)
+            .map(|i| self.shared.counters[i].load(Ordering::SeqCst))
+            .unwrap_or(0)
+    }
+
+    pub fn school(&self) -> &Arc<School> {
+        &self.shared.school
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.abort();
+    }
+}
+
+/// Parsed request handed to a vendor module.
+pub(crate) struct Req {
+    pub method: Method,
+    /// Path after the vendor prefix, starting with `/`.
+    pub path: String,
+    /// Decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Req {
+    pub fn q(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn bearer(&self) -> Option<&str> {
+        self.header("authorization")
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+    }
+}
+
+/// The query string with `name` set to `value` (replaced in place, or
+/// appended), re-encoded.
+pub(crate) fn with_param(query: &[(String, String)], name: &str, value: &str) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    let mut done = false;
+    for (k, v) in query {
+        if k == name {
+            if !done {
+                ser.append_pair(k, value);
+                done = true;
+            }
+        } else {
+            ser.append_pair(k, v);
+        }
+    }
+    if !done {
+        ser.append_pair(name, value);
+    }
+    ser.finish()
+}
+
+pub(crate) fn respond(status: u16, content_type: &str, body: impl Into<Body>) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", content_type)
+        .body(body.into())
+        .expect("valid response")
+}
+
+pub(crate) fn json(status: u16, content_type: &str, v: &serde_json::Value) -> Response {
+    respond(status, content_type, v.to_string())
+}
+
+pub(crate) fn empty(status: u16) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .body(Body::empty())
+        .expect("valid response")
+}
+
+fn not_found() -> Response {
+    respond(404, "text/plain; charset=utf-8", "Not Found")
+}
+
+async fn dispatch(
+    AxState(shared): AxState<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    let trimmed = path.trim_start_matches('/');
+    let (slug, rest) = match trimmed.find('/') {
+        Some(i) => (&trimmed[..i], &trimmed[i..]),
+        None => (trimmed, "/"),
+    };
+    if !SLUGS.contains(&slug) {
+        return not_found();
+    }
+    let seq = shared.count(slug);
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let req = Req {
+        method,
+        path: rest.to_string(),
+        query,
+        headers,
+        body,
+    };
+    match slug {
+        "amocrm" => amocrm::handle(&shared, &req),
+        "getcourse" => getcourse::handle(&shared, &req),
+        "yandex_direct" => yandex::handle(&shared, &req),
+        "facebook" => facebook::handle(&shared, &req, seq),
+        "cbr" => cbr::handle(&shared, &req),
+        _ => not_found(),
+    }
+}

@@ -1,0 +1,135 @@
+//! The Lambda roles of the one binary. `main` builds the store, driver and
+//! config once; each invocation calls a pipeline step. The role comes from
+//! `VORONKA_ROLE` (`ingest`, `aggregate`, `render`, `pipeline`); the config
+//! from the file `VORONKA_CONFIG` names (default `voronka.toml` beside the
+//! binary). Handlers are idempotent: a re-delivered event re-fetches the
+//! same window, which replaces the same days.
+
+use crate::pipeline::Pipeline;
+use anyhow::{Context, Result};
+use chrono::{NaiveDate, Utc};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use voronka_connectors::driver::{Driver, DriverOptions, EnvSecrets};
+use voronka_core::time;
+
+/// True when running under the Lambda runtime API.
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// The event every role accepts (fields a role doesn't use are ignored).
+#[derive(Debug, Default, Deserialize)]
+pub struct Event {
+    /// Source slug (ingest).
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub from: Option<NaiveDate>,
+    #[serde(default)]
+    pub to: Option<NaiveDate>,
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Ingest,
+    Aggregate,
+    Render,
+    Pipeline,
+}
+
+impl std::str::FromStr for Role {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Role> {
+        Ok(match s {
+            "ingest" => Role::Ingest,
+            "aggregate" => Role::Aggregate,
+            "render" => Role::Render,
+            "pipeline" => Role::Pipeline,
+            other => anyhow::bail!(
+                "VORONKA_ROLE={other:?}: expected ingest, aggregate, render or pipeline"
+            ),
+        })
+    }
+}
+
+/// Runs one invocation of `role`.
+pub async fn handle(p: &Pipeline, role: Role, event: Event) -> Result<Value> {
+    let now = Utc::now();
+    let yesterday = time::local_date(now, p.config.tz()) - chrono::Duration::days(1);
+    let as_of = event.as_of.unwrap_or(yesterday);
+    match role {
+        Role::Ingest => {
+            let slug = event
+                .source
+                .context("ingest event needs \"source\": a source slug")?;
+            let window = event.from.zip(event.to);
+            let summaries = p.ingest(&slug, window, now).await?;
+            let n = p.normalize().await?;
+            let failed: Vec<String> = summaries.iter().flat_map(|s| s.failed.clone()).collect();
+            if !failed.is_empty() {
+                anyhow::bail!(
+                    "{slug}: {} job(s) failed: {}",
+                    failed.len(),
+                    failed.join("; ")
+                );
+            }
+            Ok(json!({"source": slug, "records": n.records, "quarantined": n.quarantined}))
+        }
+        Role::Aggregate => {
+            let m = p.aggregate(as_of, now).await?;
+            Ok(json!({"as_of": m.as_of, "rows": m.channels.len()}))
+        }
+        Role::Render => {
+            let n = p.render(now).await?;
+            Ok(json!({"files": n}))
+        }
+        Role::Pipeline => {
+            let n = p.normalize().await?;
+            let m = p.aggregate(as_of, now).await?;
+            let files = p.render(now).await?;
+            Ok(json!({"records": n.records, "as_of": m.as_of, "files": files}))
+        }
+    }
+}
+
+/// Serves invocations until the runtime stops.
+pub async fn serve() -> Result<()> {
+    let role: Role = std::env::var("VORONKA_ROLE")
+        .context("VORONKA_ROLE is not set")?
+        .parse()?;
+    let path = std::env::var_os("VORONKA_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("voronka.toml"));
+    let config = crate::load_config(&path)?;
+    let base = path.parent().map(PathBuf::from).unwrap_or_default();
+    let store = crate::open_store(&config, &base).await?;
+    let driver = Driver::new(DriverOptions::default(), Arc::new(EnvSecrets));
+    let pipeline = Arc::new(Pipeline {
+        store,
+        config,
+        driver,
+    });
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
+        let pipeline = pipeline.clone();
+        async move {
+            let event: Event = serde_json::from_value(ev.payload).map_err(|e| Diagnostic {
+                error_type: "BadEvent".into(),
+                error_message: format!("bad event: {e}"),
+            })?;
+            handle(&pipeline, role, event)
+                .await
+                .map_err(|e| Diagnostic {
+                    error_type: "VoronkaError".into(),
+                    error_message: format!("{e:#}"),
+                })
+        }
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+}

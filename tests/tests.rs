@@ -1,0 +1,4 @@
+//! Cross-crate tests: the whole path from vendor payloads to pages.
+
+mod e2e;
+mod from_raw;
