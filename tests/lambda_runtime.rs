@@ -6,7 +6,9 @@
 //! - `pipeline` over a lake in a real S3-compatible server (`s3s-fs`),
 //!   seeded with the demo's `raw/` and `state/`;
 //! - a handler error (an ingest event without `"source"`) reaches
-//!   `/invocation/{id}/error` with a message naming the problem.
+//!   `/invocation/{id}/error` with a message naming the problem;
+//! - `ingest` reads a `{ secret = "amocrm" }` credential from
+//!   `VORONKA_SECRET_AMOCRM`, the variable `infra/template.yaml` sets.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -33,9 +35,18 @@ const FUNCTION_ARN: &str = "arn:aws:lambda:eu-central-1:123456789012:function:vo
 /// What the function posted back for an invocation.
 #[derive(Debug)]
 enum Outcome {
-    Response { request_id: String, body: Value },
-    Error { request_id: String, error_type: Option<String>, body: Value },
-    InitError { body: Value },
+    Response {
+        request_id: String,
+        body: Value,
+    },
+    Error {
+        request_id: String,
+        error_type: Option<String>,
+        body: Value,
+    },
+    InitError {
+        body: Value,
+    },
 }
 
 struct Shared {
@@ -81,7 +92,9 @@ impl RuntimeApi {
             .expect("bind the runtime API");
         let addr = listener.local_addr().expect("local addr");
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("runtime API server");
+            axum::serve(listener, app)
+                .await
+                .expect("runtime API server");
         });
         RuntimeApi {
             addr,
@@ -106,7 +119,13 @@ impl RuntimeApi {
         let deadline = Instant::now() + INVOCATION_TIMEOUT;
         loop {
             tokio::select! {
-                got = self.outcomes.recv() => return got.expect("runtime API is running"),
+                got = self.outcomes.recv() => match got.expect("runtime API is running") {
+                    Outcome::InitError { body } => panic!(
+                        "the function failed to start: {body}; stderr:\n{}",
+                        function.stderr()
+                    ),
+                    got => return got,
+                },
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
             if let Ok(Some(status)) = function.child.try_wait() {
@@ -146,17 +165,23 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     };
     set("Lambda-Runtime-Aws-Request-Id", id.clone());
     set("Lambda-Runtime-Deadline-Ms", deadline_ms.to_string());
-    set("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN.to_string());
+    set(
+        "Lambda-Runtime-Invoked-Function-Arn",
+        FUNCTION_ARN.to_string(),
+    );
     set(
         "Lambda-Runtime-Trace-Id",
-        format!("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=test:{id}"),
+        format!(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=test:{id}"
+        ),
     );
     set("Content-Type", "application/json".to_string());
     (StatusCode::OK, headers, payload.to_string()).into_response()
 }
 
 fn json_body(body: &Bytes) -> Value {
-    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
 async fn response(
@@ -207,7 +232,13 @@ struct Function {
 impl Function {
     /// Starts the binary against `api` with `role` and `config`, plus
     /// `extra` environment variables.
-    fn start(api: &RuntimeApi, role: &str, config: &Path, logs: &Path, extra: &[(&str, &str)]) -> Function {
+    fn start(
+        api: &RuntimeApi,
+        role: &str,
+        config: &Path,
+        logs: &Path,
+        extra: &[(&str, &str)],
+    ) -> Function {
         let stderr_path = logs.join(format!("{role}-{}.stderr", api.addr.port()));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_voronka"));
@@ -302,7 +333,10 @@ fn files_under(root: &Path, zone: &str) -> Vec<(String, PathBuf)> {
 
 fn assert_pipeline_response(outcome: Outcome, request_id: &str) -> Value {
     match outcome {
-        Outcome::Response { request_id: got, body } => {
+        Outcome::Response {
+            request_id: got,
+            body,
+        } => {
             assert_eq!(got, request_id);
             assert_eq!(body["as_of"], json!("2026-11-30"), "{body}");
             assert!(body["records"].as_u64().is_some_and(|n| n > 0), "{body}");
@@ -324,7 +358,13 @@ async fn lambda_pipeline_role_over_a_local_lake() {
     std::fs::remove_dir_all(lake.join("site")).expect("remove site");
 
     let mut api = RuntimeApi::start().await;
-    let mut function = Function::start(&api, "pipeline", &lake.join("voronka.toml"), tmp.path(), &[]);
+    let mut function = Function::start(
+        &api,
+        "pipeline",
+        &lake.join("voronka.toml"),
+        tmp.path(),
+        &[],
+    );
     let id = api.invoke(1, json!({"as_of": "2026-11-30"}));
     let outcome = api.outcome(&mut function).await;
     assert_pipeline_response(outcome, &id);
@@ -372,13 +412,82 @@ async fn lambda_handler_error_reaches_the_error_endpoint() {
     // One bad event does not stop the function: the next one is served.
     let id = api.invoke(2, json!({"source": "no_such_source"}));
     match api.outcome(&mut function).await {
-        Outcome::Error { request_id, body, .. } => {
+        Outcome::Error {
+            request_id, body, ..
+        } => {
             assert_eq!(request_id, id);
             let message = body["errorMessage"].as_str().unwrap_or_default();
             assert!(message.contains("no_such_source"), "{body}");
         }
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+/// The contract between `infra/template.yaml` and the binary: a credential
+/// `{ secret = "amocrm" }` is read from `VORONKA_SECRET_AMOCRM`, the
+/// variable the template fills from the `<stack>/amocrm` secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_ingest_reads_the_secret_variable_the_template_sets() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let end = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
+    let school = Arc::new(voronka_sandbox::generate(&voronka_sandbox::SchoolSpec {
+        seed: 5,
+        days: 7,
+        scale: 0.2,
+        end,
+    }));
+    let sandbox =
+        voronka_sandbox::Sandbox::start(school.clone(), voronka_sandbox::SandboxOptions::default())
+            .await
+            .expect("sandbox vendors");
+    let demo_config = voronka::demo::sandbox_config(&school, &sandbox.base_url(), end);
+    let env_ref = "{ env = \"SANDBOX_AMOCRM_TOKEN\" }";
+    assert!(demo_config.contains(env_ref), "{demo_config}");
+    let config = tmp.path().join("voronka.toml");
+    std::fs::write(
+        &config,
+        demo_config.replace(env_ref, "{ secret = \"amocrm\" }"),
+    )
+    .expect("write config");
+
+    // Without the variable: the error names it.
+    let mut api = RuntimeApi::start().await;
+    let mut function = Function::start(&api, "ingest", &config, tmp.path(), &[]);
+    let id = api.invoke(1, json!({"source": "amocrm"}));
+    match api.outcome(&mut function).await {
+        Outcome::Error {
+            request_id, body, ..
+        } => {
+            assert_eq!(request_id, id);
+            let message = body["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains("VORONKA_SECRET_AMOCRM"), "{body}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    drop(function);
+
+    // With it: amoCRM is ingested and normalized.
+    let mut function = Function::start(
+        &api,
+        "ingest",
+        &config,
+        tmp.path(),
+        &[("VORONKA_SECRET_AMOCRM", voronka_sandbox::AMOCRM_TOKEN)],
+    );
+    let id = api.invoke(2, json!({"source": "amocrm"}));
+    match api.outcome(&mut function).await {
+        Outcome::Response { request_id, body } => {
+            assert_eq!(request_id, id);
+            assert_eq!(body["source"], json!("amocrm"), "{body}");
+            assert!(body["records"].as_u64().is_some_and(|n| n > 0), "{body}");
+        }
+        other => panic!("expected a response, got {other:?}"),
+    }
+    assert!(
+        tmp.path().join("raw/amocrm").is_dir(),
+        "no raw/amocrm written"
+    );
+    assert!(tmp.path().join("normalized").is_dir(), "nothing normalized");
 }
 
 // --------------------------------------------------------------- S3 ----
@@ -399,7 +508,11 @@ fn s3s_fs_binary() -> PathBuf {
         return path;
     }
     let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("s3s-fs")).collect())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("s3s-fs"))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(home) = std::env::var_os("HOME") {
         candidates.push(PathBuf::from(home).join(".cargo/bin/s3s-fs"));
@@ -458,7 +571,10 @@ fn start_s3s_fs(root: &Path) -> S3sFs {
         if let Ok(Some(status)) = server.child.try_wait() {
             panic!("s3s-fs exited before accepting connections: {status}");
         }
-        assert!(Instant::now() < deadline, "s3s-fs did not listen on {addr} within 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "s3s-fs did not listen on {addr} within 10 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -495,12 +611,18 @@ async fn lambda_pipeline_role_over_a_lake_in_s3() {
             seeded += 1;
         }
     }
-    assert!(seeded > 10, "the demo lake has too few raw/state files: {seeded}");
+    assert!(
+        seeded > 10,
+        "the demo lake has too few raw/state files: {seeded}"
+    );
 
     // The demo's config with its storage moved to the bucket.
     let demo_config = std::fs::read_to_string(lake.join("voronka.toml")).expect("demo config");
     let local = "[storage]\nkind = \"local\"\npath = \".\"\n";
-    assert!(demo_config.contains(local), "the demo config changed its [storage] table:\n{demo_config}");
+    assert!(
+        demo_config.contains(local),
+        "the demo config changed its [storage] table:\n{demo_config}"
+    );
     let config = tmp.path().join("lambda").join("voronka.toml");
     std::fs::create_dir_all(config.parent().expect("parent")).expect("config dir");
     std::fs::write(
@@ -534,13 +656,30 @@ async fn lambda_pipeline_role_over_a_lake_in_s3() {
     let body = assert_pipeline_response(outcome, &id);
 
     let keys = s3.list("").await.expect("list the bucket");
-    for key in ["marts/marts.json", "site/index.html", "state/normalize.json"] {
-        assert!(keys.iter().any(|k| k == key), "{key} is not in the bucket: {body}");
+    for key in [
+        "marts/marts.json",
+        "site/index.html",
+        "state/normalize.json",
+    ] {
+        assert!(
+            keys.iter().any(|k| k == key),
+            "{key} is not in the bucket: {body}"
+        );
     }
-    assert!(keys.iter().any(|k| k.starts_with("normalized/")), "no normalized/ in the bucket");
+    assert!(
+        keys.iter().any(|k| k.starts_with("normalized/")),
+        "no normalized/ in the bucket"
+    );
     // Nothing was written beside the lake's zones, and the local folder
     // next to the config stayed empty (the store really is the bucket).
-    let zones = ["raw/", "state/", "normalized/", "quarantine/", "marts/", "site/"];
+    let zones = [
+        "raw/",
+        "state/",
+        "normalized/",
+        "quarantine/",
+        "marts/",
+        "site/",
+    ];
     assert!(
         keys.iter().all(|k| zones.iter().any(|z| k.starts_with(z))),
         "unexpected keys: {keys:?}"
@@ -551,9 +690,17 @@ async fn lambda_pipeline_role_over_a_lake_in_s3() {
         .collect();
     assert_eq!(beside, vec![std::ffi::OsString::from("voronka.toml")]);
     // The same marts as the local demo computed (same raw/, same as_of).
-    let marts = s3.get("marts/marts.json").await.expect("get").expect("marts");
+    let marts = s3
+        .get("marts/marts.json")
+        .await
+        .expect("get")
+        .expect("marts");
     let marts: Value = serde_json::from_slice(&marts).expect("marts json");
     let local_marts: Value =
-        serde_json::from_slice(&std::fs::read(lake.join("marts/marts.json")).expect("local marts")).expect("json");
-    assert_eq!(marts["summary"], local_marts["summary"], "S3 and local marts differ");
+        serde_json::from_slice(&std::fs::read(lake.join("marts/marts.json")).expect("local marts"))
+            .expect("json");
+    assert_eq!(
+        marts["summary"], local_marts["summary"],
+        "S3 and local marts differ"
+    );
 }

@@ -2,3 +2,4 @@
 
 mod e2e;
 mod from_raw;
+mod webhook;

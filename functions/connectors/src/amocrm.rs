@@ -1,11 +1,18 @@
 //! `amocrm`: amoCRM API v4 (HAL JSON): deals, contacts, managers,
 //! pipelines and status history.
 //!
-//! Auth is a **long-lived token** (credential `token`, `Authorization:
-//! Bearer`), created by an admin in *Settings → Integrations → Keys and
-//! scopes* of a private integration. OAuth 2.0 with rotating refresh
-//! tokens (refresh under a per-account lock, new pair persisted before
-//! use) is a later issue; it will plug in as another credential mode.
+//! Auth, chosen per account ([`Connector::auth_for`]):
+//! - **OAuth 2.0 with rotating refresh tokens** when the account has
+//!   `credentials.refresh_token` ([`OAuthFlow::RefreshRotating`],
+//!   `POST {base}/oauth2/access_token`): also `credentials.client_secret`,
+//!   `client_id` and `redirect_uri` (credentials or options). The driver
+//!   refreshes under a per-account lock, journals and commits the new pair
+//!   before use (see [`crate::auth`]); after the first rotation its token
+//!   store is authoritative and the credential's refresh token is stale by
+//!   design. On a 401 it refreshes once and retries.
+//! - otherwise a **long-lived token** (credential `token`, `Authorization:
+//!   Bearer`), created by an admin in *Settings → Integrations → Keys and
+//!   scopes* of a private integration.
 //!
 //! Jobs of a run, in order: `pipelines`, `users`, `contacts`, `leads`,
 //! `events` (lead status changes). `contacts`, `leads` and `events` are
@@ -27,11 +34,16 @@ use voronka_core::model::{
 };
 
 use crate::{
-    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
-    RateLimit, RawEnvelope, Request, Response, Step,
+    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, OAuthFlow,
+    ParseError, RateLimit, RawEnvelope, Request, Response, Step,
 };
 
 pub const SLUG: &str = "amocrm";
+
+/// OAuth2 with rotating refresh tokens at `{base}/oauth2/access_token`.
+pub const OAUTH: OAuthFlow = OAuthFlow::RefreshRotating {
+    token_url_path: "/oauth2/access_token",
+};
 
 /// Page size of list endpoints (the API maximum).
 pub const PAGE_LIMIT: u32 = 250;
@@ -60,6 +72,16 @@ impl Connector for Amocrm {
     fn auth(&self) -> AuthScheme {
         AuthScheme::Bearer {
             credential: "token",
+        }
+    }
+
+    /// OAuth2 (rotating refresh token) when `credentials.refresh_token` is
+    /// given, else the long-lived token.
+    fn auth_for(&self, account: &AccountConfig) -> AuthScheme {
+        if account.credentials.contains_key("refresh_token") {
+            AuthScheme::OAuth2(OAUTH)
+        } else {
+            self.auth()
         }
     }
 
@@ -95,8 +117,29 @@ impl Connector for Amocrm {
         {
             return Err("option `currency` must be a 3-letter ISO code".to_string());
         }
+        if account.credentials.contains_key("refresh_token") {
+            if !account.credentials.contains_key("client_secret") {
+                return Err(
+                    "credential `client_secret` is required with `refresh_token` (OAuth2)"
+                        .to_string(),
+                );
+            }
+            for key in ["client_id", "redirect_uri"] {
+                if !account.credentials.contains_key(key) && option_str(account, key).is_none() {
+                    return Err(format!(
+                        "option `{key}` (or credential `{key}`) is required with \
+                         `refresh_token` (OAuth2)"
+                    ));
+                }
+            }
+            return Ok(());
+        }
         if !account.credentials.contains_key("token") {
-            return Err("credential `token` (long-lived token) is required".to_string());
+            return Err(
+                "credential `token` (long-lived token) is required, or OAuth2: \
+                 `refresh_token` + `client_secret` + `client_id` + `redirect_uri`"
+                    .to_string(),
+            );
         }
         Ok(())
     }

@@ -207,9 +207,11 @@ fn request_param(request: &Request, name: &str) -> Option<String> {
 /// A non-negative integer from a number or a numeric string.
 fn as_u64(v: Option<&Value>) -> Option<u64> {
     match v? {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -244,7 +246,11 @@ fn from_epoch_ms(ms: i64) -> Option<DateTime<Utc>> {
 pub fn webinar_id_start(webinar_id: &str, tz: Tz) -> Option<DateTime<Utc>> {
     let (_, local) = webinar_id.rsplit_once('*')?;
     let local = local.trim();
-    const FORMATS: [&str; 3] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"];
+    const FORMATS: [&str; 3] = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ];
     FORMATS
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(local, f).ok())
@@ -290,7 +296,9 @@ fn vendor_error(json: &Value) -> Option<String> {
     match json.get("errors") {
         Some(Value::Array(a)) if !a.is_empty() => return Some(Value::Array(a.clone()).to_string()),
         Some(Value::String(s)) if !s.trim().is_empty() => return Some(s.trim().to_string()),
-        Some(Value::Object(o)) if !o.is_empty() => return Some(Value::Object(o.clone()).to_string()),
+        Some(Value::Object(o)) if !o.is_empty() => {
+            return Some(Value::Object(o.clone()).to_string());
+        }
         _ => {}
     }
     let has_data = json.get("list").is_some() || json.get("viewers").is_some();
@@ -344,7 +352,8 @@ impl Connector for Bizon365 {
 
     fn validate(&self, account: &AccountConfig) -> Result<(), String> {
         if let Some(v) = account.options.get("offer_minute")
-            && v.as_integer().is_none_or(|n| n < 0 || n > i64::from(u32::MAX))
+            && v.as_integer()
+                .is_none_or(|n| n < 0 || n > i64::from(u32::MAX))
         {
             return Err("options.offer_minute: expected a non-negative integer (minutes)".into());
         }
@@ -527,7 +536,8 @@ fn webinars(
         } else {
             id.clone()
         };
-        let err = |field: &str, reason: String| ParseError::new(SLUG, record.clone(), field, reason);
+        let err =
+            |field: &str, reason: String| ParseError::new(SLUG, record.clone(), field, reason);
         if id.is_empty() {
             out.rejected
                 .push(err("webinarId", "missing webinar id".into()));
@@ -613,7 +623,8 @@ fn viewers(envelope: &RawEnvelope, json: &Value, requested: &str, tz: Tz, out: &
         } else {
             format!("{webinar_id} {chat_user}")
         };
-        let err = |field: &str, reason: String| ParseError::new(SLUG, record.clone(), field, reason);
+        let err =
+            |field: &str, reason: String| ParseError::new(SLUG, record.clone(), field, reason);
         if webinar_id.is_empty() {
             out.rejected
                 .push(err("webinarId", "missing webinar id".into()));

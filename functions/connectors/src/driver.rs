@@ -5,10 +5,19 @@
 //! failure. It owns everything that is not vendor knowledge:
 //!
 //! - **credentials**: resolved by name from the account through a
-//!   [`SecretSource`], added on the wire per [`AuthScheme`], and never
-//!   written to `raw/` (query credentials are recorded as `***`, header
-//!   credentials are not recorded at all, and any occurrence of a secret
-//!   value in a recorded URL or body is replaced by `***`);
+//!   [`SecretSource`] (scheme from [`Connector::auth_for`]), added on the
+//!   wire per [`AuthScheme`] (several at once with [`AuthScheme::All`]),
+//!   and never written to `raw/` (query and path credentials are recorded
+//!   as `***`, header credentials are not recorded at all, and any
+//!   occurrence of a secret value — credentials and OAuth2 tokens — in a
+//!   recorded URL, body or error is replaced by `***`);
+//! - **OAuth2** ([`AuthScheme::OAuth2`], see [`crate::auth`]): an access
+//!   token is obtained before the first request of a run (a stored
+//!   unexpired one is reused), renewed when it is about to expire, and on
+//!   the first HTTP 401 of a run refreshed once and the request retried (a
+//!   second 401 fails the job: re-authorize). Token-endpoint exchanges are
+//!   never written to `raw/`; tokens live in the driver's [`TokenStore`]
+//!   ([`Driver::with_token_store`], default: in memory);
 //! - **pacing**: one token bucket (plus the optional hard budget) per
 //!   driver, connector and account;
 //! - **retries**: transport errors, HTTP 429 and 5xx, and
@@ -37,9 +46,13 @@ use tokio::time::Instant;
 use voronka_core::config::SecretRef;
 use voronka_store::Store;
 
+use crate::auth::{
+    FaultHook, FlowCredentials, HttpCfg, MemoryTokenStore, StoredToken, TokenProvider, TokenStore,
+};
 use crate::raw::{self, RawEnvelope, RawRequest};
 use crate::{
-    AuthScheme, Connector, FetchContext, FetchError, Job, RateLimit, Request, Response, Step,
+    AuthScheme, Connector, FetchContext, FetchError, Job, OAuthFlow, RateLimit, Request, Response,
+    Step,
 };
 
 /// Where credential values come from.
@@ -281,12 +294,53 @@ pub struct Driver {
     client: reqwest::Client,
     limiters: Mutex<HashMap<LimiterKey, Arc<tokio::sync::Mutex<Limiter>>>>,
     seqs: Mutex<HashMap<String, u64>>,
+    tokens: Arc<dyn TokenStore>,
+    fault: Option<FaultHook>,
 }
 
-/// The credential of a job as it is applied on the wire.
+/// One credential as it is applied on the wire.
+#[derive(Debug, Clone)]
+enum Part {
+    Bearer(String),
+    Header(&'static str, String),
+    Query(&'static str, String),
+    Path(&'static str, String),
+}
+
+/// The OAuth2 state of one ingest call.
+struct OAuthState {
+    provider: TokenProvider,
+    token: Option<StoredToken>,
+    /// The one refresh a 401 may trigger per run has happened.
+    refreshed_on_401: bool,
+    /// A token error that fails every later job of the run.
+    dead: Option<String>,
+}
+
+/// The credentials of a run as they are applied on the wire.
+#[derive(Default)]
 struct Auth {
-    scheme: AuthScheme,
-    value: Option<String>,
+    parts: Vec<Part>,
+    oauth: Option<OAuthState>,
+    /// Every secret value, for redaction.
+    secrets: Vec<String>,
+}
+
+impl Auth {
+    fn add_secret(&mut self, v: &str) {
+        if !v.is_empty() && !self.secrets.iter().any(|s| s == v) {
+            self.secrets.push(v.to_string());
+        }
+    }
+    fn set_token(&mut self, t: StoredToken) {
+        self.add_secret(&t.access_token);
+        if let Some(r) = &t.refresh_token {
+            self.add_secret(r);
+        }
+        if let Some(o) = self.oauth.as_mut() {
+            o.token = Some(t);
+        }
+    }
 }
 
 /// Why a job stopped early.
@@ -306,7 +360,28 @@ impl Driver {
             client,
             limiters: Mutex::new(HashMap::new()),
             seqs: Mutex::new(HashMap::new()),
+            tokens: Arc::new(MemoryTokenStore::new()),
+            fault: None,
         }
+    }
+
+    /// Where OAuth2 tokens persist between runs (default: in memory, so
+    /// every process starts from the credentials). Use a
+    /// [`crate::auth::FileTokenStore`] outside the data lake for real runs:
+    /// rotating refresh tokens (amoCRM) need it.
+    pub fn with_token_store(mut self, store: Arc<dyn TokenStore>) -> Driver {
+        self.tokens = store;
+        self
+    }
+
+    /// Crash injection for token refreshes (tests): see [`crate::auth::FaultPoint`].
+    pub fn with_fault_hook(mut self, hook: FaultHook) -> Driver {
+        self.fault = Some(hook);
+        self
+    }
+
+    pub fn token_store(&self) -> &Arc<dyn TokenStore> {
+        &self.tokens
     }
 
     pub fn options(&self) -> &DriverOptions {
@@ -342,7 +417,16 @@ impl Driver {
             });
             return report;
         }
-        let auth = self.resolve_auth(connector, ctx);
+        let mut auth = self.resolve_auth(connector, ctx);
+        if let Ok(a) = auth.as_mut()
+            && let Some(o) = a.oauth.as_mut()
+        {
+            // The first token of the run, before the first request.
+            match o.provider.obtain(None).await {
+                Ok(t) => a.set_token(t),
+                Err(e) => auth = Err(e),
+            }
+        }
         let limiter = self.limiter(slug, account, connector.rate_limit());
         for job in connector.plan(ctx) {
             let mut outcome = JobOutcome {
@@ -353,7 +437,7 @@ impl Driver {
                 watermark: None,
                 error: None,
             };
-            let result = match &auth {
+            let result = match &mut auth {
                 Err(e) => Err(JobError(e.clone())),
                 Ok(auth) => {
                     self.run_job(
@@ -386,36 +470,130 @@ impl Driver {
         connector: &dyn Connector,
         ctx: &FetchContext<'_>,
     ) -> Result<Auth, String> {
-        let scheme = connector.auth();
-        let credential = match &scheme {
-            AuthScheme::None => None,
-            AuthScheme::Bearer { credential }
-            | AuthScheme::Header { credential, .. }
-            | AuthScheme::Query { credential, .. } => Some(*credential),
+        let mut auth = Auth::default();
+        let scheme = connector.auth_for(ctx.account);
+        let schemes: Vec<AuthScheme> = match scheme {
+            AuthScheme::All(list) => list.to_vec(),
+            other => vec![other],
         };
-        let Some(name) = credential else {
-            return Ok(Auth {
-                scheme,
-                value: None,
-            });
+        for scheme in schemes {
+            self.resolve_one(connector, ctx, scheme, &mut auth)?;
+        }
+        Ok(auth)
+    }
+
+    fn resolve_one(
+        &self,
+        connector: &dyn Connector,
+        ctx: &FetchContext<'_>,
+        scheme: AuthScheme,
+        auth: &mut Auth,
+    ) -> Result<(), String> {
+        let slug = connector.slug();
+        let prefix = format!("{slug}/{}", ctx.account.id);
+        let credential = |name: &str| -> Result<String, String> {
+            let Some(r) = ctx.account.credentials.get(name) else {
+                return Err(format!(
+                    "{prefix}: credential `{name}` is missing: add `credentials.{name}` \
+                     (env or secret) to account {:?} of source {slug}",
+                    ctx.account.id,
+                ));
+            };
+            self.secrets
+                .resolve(name, r)
+                .map_err(|e| format!("{prefix}: {e}"))
         };
-        let prefix = format!("{}/{}", connector.slug(), ctx.account.id);
-        let Some(r) = ctx.account.credentials.get(name) else {
-            return Err(format!(
-                "{prefix}: credential `{name}` is missing: add `credentials.{name}` \
-                 (env or secret) to account {:?} of source {}",
-                ctx.account.id,
-                connector.slug()
-            ));
+        let part = match scheme {
+            AuthScheme::None => return Ok(()),
+            AuthScheme::Bearer { credential: c } => Part::Bearer(credential(c)?),
+            AuthScheme::Header {
+                name,
+                credential: c,
+            } => Part::Header(name, credential(c)?),
+            AuthScheme::Query {
+                param,
+                credential: c,
+            } => Part::Query(param, credential(c)?),
+            AuthScheme::PathSegment {
+                placeholder,
+                credential: c,
+            } => Part::Path(placeholder, credential(c)?),
+            AuthScheme::All(_) => {
+                return Err(format!("{prefix}: nested AuthScheme::All is not supported"));
+            }
+            AuthScheme::OAuth2(flow) => {
+                if auth.oauth.is_some() {
+                    return Err(format!("{prefix}: at most one OAuth2 scheme per connector"));
+                }
+                return self.resolve_oauth(slug, ctx, flow, auth);
+            }
         };
-        let value = self
-            .secrets
-            .resolve(name, r)
-            .map_err(|e| format!("{prefix}: {e}"))?;
-        Ok(Auth {
-            scheme,
-            value: Some(value),
-        })
+        match &part {
+            Part::Bearer(v) | Part::Header(_, v) | Part::Query(_, v) | Part::Path(_, v) => {
+                auth.add_secret(v);
+            }
+        }
+        auth.parts.push(part);
+        Ok(())
+    }
+
+    fn resolve_oauth(
+        &self,
+        slug: &str,
+        ctx: &FetchContext<'_>,
+        flow: OAuthFlow,
+        auth: &mut Auth,
+    ) -> Result<(), String> {
+        let creds = FlowCredentials::resolve(&flow, ctx.account, self.secrets.as_ref())
+            .map_err(|e| format!("{slug}/{}: {e}", ctx.account.id))?;
+        for s in creds.secrets() {
+            auth.add_secret(&s);
+        }
+        auth.oauth = Some(OAuthState {
+            provider: TokenProvider {
+                slug: slug.to_string(),
+                account: ctx.account.id.clone(),
+                flow,
+                token_url: crate::auth::token_url(&flow, ctx.account, &ctx.base_url),
+                creds,
+                store: self.tokens.clone(),
+                fault: self.fault.clone(),
+                http: HttpCfg {
+                    client: self.client.clone(),
+                    max_attempts: self.opts.max_attempts,
+                    base_backoff: self.opts.base_backoff,
+                    max_backoff: self.opts.max_backoff,
+                    wait_cap: self.opts.wait_cap,
+                },
+            },
+            token: None,
+            refreshed_on_401: false,
+            dead: None,
+        });
+        Ok(())
+    }
+
+    /// Renews the run's OAuth2 token when it is about to expire (long runs).
+    async fn ensure_fresh_token(&self, auth: &mut Auth) -> Result<(), String> {
+        let Some(o) = auth.oauth.as_mut() else {
+            return Ok(());
+        };
+        if let Some(e) = &o.dead {
+            return Err(e.clone());
+        }
+        if o.token.as_ref().is_some_and(|t| t.fresh_at(Utc::now())) {
+            return Ok(());
+        }
+        match o.provider.obtain(None).await {
+            Ok(t) => {
+                auth.set_token(t);
+                Ok(())
+            }
+            Err(e) => {
+                o.dead = Some(e.clone());
+                Err(e)
+            }
+        }
     }
 
     fn limiter(
@@ -474,7 +652,7 @@ impl Driver {
         ctx: &FetchContext<'_>,
         run_id: &str,
         job: &Job,
-        auth: &Auth,
+        auth: &mut Auth,
         limiter: &tokio::sync::Mutex<Limiter>,
         outcome: &mut JobOutcome,
     ) -> Result<Option<String>, JobError> {
@@ -489,6 +667,9 @@ impl Driver {
                     job.entity, outcome.requests
                 )));
             }
+            self.ensure_fresh_token(auth)
+                .await
+                .map_err(|e| JobError(redact(&e, auth)))?;
             let (wire, recorded) = build_urls(&request, auth).map_err(|e| {
                 JobError(format!(
                     "{slug}/{account}: bad request URL {:?}: {e}",
@@ -541,6 +722,35 @@ impl Driver {
             }
 
             let status = response.status;
+            if status == 401
+                && let Some(o) = auth.oauth.as_mut()
+            {
+                if o.refreshed_on_401 {
+                    let e = format!(
+                        "HTTP 401 again after refreshing the access token{}: re-authorize: \
+                         account {account:?} of source {slug}",
+                        body_hint(&response.body)
+                    );
+                    o.dead = Some(format!("{slug}/{account}: {e}"));
+                    return Err(fail(redact(&e, auth)));
+                }
+                o.refreshed_on_401 = true;
+                let rejected = o.token.as_ref().map(|t| t.version);
+                match o.provider.obtain(rejected).await {
+                    Ok(t) => auth.set_token(t),
+                    Err(e) => {
+                        o.dead = Some(e.clone());
+                        return Err(fail(redact(&e, auth)));
+                    }
+                }
+                tracing::debug!(
+                    source = slug,
+                    account,
+                    "{what}: HTTP 401; token refreshed, retrying"
+                );
+                attempt -= 1;
+                continue;
+            }
             if status == 429 || status >= 500 {
                 let reason = redact(&format!("HTTP {status}{}", body_hint(&response.body)), auth);
                 if attempt >= self.opts.max_attempts {
@@ -601,10 +811,15 @@ impl Driver {
         for (k, v) in &request.headers {
             rb = rb.header(k, v);
         }
-        match (&auth.scheme, &auth.value) {
-            (AuthScheme::Bearer { .. }, Some(v)) => rb = rb.bearer_auth(v),
-            (AuthScheme::Header { name, .. }, Some(v)) => rb = rb.header(*name, v),
-            _ => {}
+        for part in &auth.parts {
+            match part {
+                Part::Bearer(v) => rb = rb.bearer_auth(v),
+                Part::Header(name, v) => rb = rb.header(*name, v),
+                Part::Query(..) | Part::Path(..) => {}
+            }
+        }
+        if let Some(t) = auth.oauth.as_ref().and_then(|o| o.token.as_ref()) {
+            rb = rb.bearer_auth(&t.access_token);
         }
         if let Some(body) = &request.body {
             rb = rb.body(body.clone());
@@ -671,8 +886,21 @@ impl Driver {
 /// The URL sent on the wire (with credentials, without fragment) and the
 /// URL recorded in `raw/` (credentials as `***`, fragment kept).
 fn build_urls(request: &Request, auth: &Auth) -> Result<(url::Url, String), String> {
-    let mut wire = url::Url::parse(&request.url).map_err(|e| e.to_string())?;
-    let mut recorded = wire.clone();
+    let mut wire_url = request.url.clone();
+    let mut recorded_url = request.url.clone();
+    for part in &auth.parts {
+        if let Part::Path(placeholder, value) = part {
+            if !request.url.contains(placeholder) {
+                return Err(format!(
+                    "the credential placeholder {placeholder} is missing from the URL"
+                ));
+            }
+            wire_url = wire_url.replace(placeholder, &encode_path_segment(value));
+            recorded_url = recorded_url.replace(placeholder, "***");
+        }
+    }
+    let mut wire = url::Url::parse(&wire_url).map_err(|e| e.to_string())?;
+    let mut recorded = url::Url::parse(&recorded_url).map_err(|e| e.to_string())?;
     if !request.query.is_empty() {
         let mut w = wire.query_pairs_mut();
         let mut r = recorded.query_pairs_mut();
@@ -681,27 +909,44 @@ fn build_urls(request: &Request, auth: &Auth) -> Result<(url::Url, String), Stri
             r.append_pair(k, v);
         }
     }
-    if let (AuthScheme::Query { param, .. }, Some(value)) = (&auth.scheme, &auth.value) {
-        wire.query_pairs_mut().append_pair(param, value);
-        recorded.query_pairs_mut().append_pair(param, "***");
+    for part in &auth.parts {
+        if let Part::Query(param, value) = part {
+            wire.query_pairs_mut().append_pair(param, value);
+            recorded.query_pairs_mut().append_pair(param, "***");
+        }
     }
     wire.set_fragment(None);
     Ok((wire, redact(recorded.as_str(), auth)))
 }
 
-/// Replaces the secret value (raw and percent-encoded) by `***`.
-fn redact(text: &str, auth: &Auth) -> String {
-    match &auth.value {
-        Some(v) if !v.is_empty() => {
-            let encoded: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
-            let mut out = text.replace(v.as_str(), "***");
-            if encoded != *v {
-                out = out.replace(&encoded, "***");
-            }
-            out
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode_path_segment(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
-        _ => text.to_string(),
     }
+    out
+}
+
+/// Replaces every secret value (raw, form- and path-encoded) by `***`.
+fn redact(text: &str, auth: &Auth) -> String {
+    let mut out = text.to_string();
+    for v in auth.secrets.iter().filter(|v| !v.is_empty()) {
+        out = out.replace(v.as_str(), "***");
+        let form: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+        if form != *v {
+            out = out.replace(&form, "***");
+        }
+        let path = encode_path_segment(v);
+        if path != *v {
+            out = out.replace(&path, "***");
+        }
+    }
+    out
 }
 
 fn error_chain(e: &dyn std::error::Error, auth: &Auth) -> String {
@@ -747,22 +992,32 @@ fn body_hint(body: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn auth(scheme: AuthScheme, v: &str) -> Auth {
+    fn auth(part: Part, v: &str) -> Auth {
         Auth {
-            scheme,
-            value: Some(v.to_string()),
+            parts: vec![part],
+            oauth: None,
+            secrets: vec![v.to_string()],
         }
     }
 
     #[test]
-    fn query_credential_is_redacted_but_sent() {
-        let a = auth(
-            AuthScheme::Query {
-                param: "key",
-                credential: "key",
-            },
-            "s3cr3t/+",
+    fn path_credential_is_encoded_on_the_wire_only() {
+        let a = auth(Part::Path("{api_key}", "k/ey +1".into()), "k/ey +1");
+        let req = Request::get("https://x.example/api/{api_key}/get_clients").query("offset", "0");
+        let (wire, recorded) = build_urls(&req, &a).unwrap();
+        assert_eq!(
+            wire.as_str(),
+            "https://x.example/api/k%2Fey%20%2B1/get_clients?offset=0"
         );
+        assert_eq!(recorded, "https://x.example/api/***/get_clients?offset=0");
+        assert_eq!(redact("GET k%2Fey%20%2B1 k/ey +1", &a), "GET *** ***");
+        let bad = Request::get("https://x.example/api/get_clients");
+        assert!(build_urls(&bad, &a).unwrap_err().contains("{api_key}"));
+    }
+
+    #[test]
+    fn query_credential_is_redacted_but_sent() {
+        let a = auth(Part::Query("key", "s3cr3t/+".into()), "s3cr3t/+");
         let req = Request::get("https://x.example/api?a=1#wm=5").query("b", "2 3");
         let (wire, recorded) = build_urls(&req, &a).unwrap();
         assert_eq!(

@@ -11,12 +11,12 @@
 //! Paged by `offset += len(rows)` until `offset >= rowCount`; an answer
 //! without `rows` is a window without data (done, no records, no error).
 //!
-//! **Auth (gap).** Google wants a service-account JWT exchanged for an
-//! access token ([`service_account_jwt`], [`token_request_body`] → `POST`
-//! [`TOKEN_URL`], [`parse_token_response`]). The driver does no token
-//! exchange yet, so the connector asks for [`AuthScheme::Bearer`] with
-//! credential `access_token`; the integrator wires the exchange (credential
-//! `service_account` = the key JSON) into the driver.
+//! **Auth.** With `credentials.service_account` (the key JSON) the driver
+//! exchanges a signed service-account JWT for an access token
+//! ([`OAuthFlow::JwtBearer`]: [`service_account_jwt`],
+//! [`token_request_body`] → `POST` [`TOKEN_URL`]) and reuses it while
+//! unexpired; otherwise a ready `credentials.access_token` is sent as
+//! [`AuthScheme::Bearer`].
 //!
 //! **Normalization.** Each row → [`Session`]; columns are found by header
 //! name. `date` is `YYYYMMDD` in the *property's* zone
@@ -26,8 +26,10 @@
 //! non-negative). GA4's placeholders `(direct)`, `(none)`, `(not set)` and
 //! `""` become empty UTM fields (so direct traffic joins the "(не
 //! определено)" platform); `(other)` (GA4's high-cardinality bucket) is
-//! kept as text. Two rows that map to the same key (e.g. `(direct)/(none)`
-//! and `(not set)/(not set)`) stay two records; consumers sum.
+//! kept as text. Two rows that map to the same UTM (e.g. `(direct)/(none)`
+//! and `(not set)/(not set)`) stay two records: the original dimension
+//! values are kept in `Session::dims`, part of the record key; consumers
+//! sum.
 //!
 //! **Errors.** `429 RESOURCE_EXHAUSTED` (quota) and 5xx are retryable;
 //! `403 PERMISSION_DENIED` and `403 SERVICE_DISABLED` are terminal with a
@@ -51,8 +53,8 @@ use voronka_core::config::AccountConfig;
 use voronka_core::model::{Record, Session, Utm};
 
 use crate::{
-    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
-    RateLimit, RawEnvelope, Request, Response, Step,
+    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, OAuthFlow,
+    ParseError, RateLimit, RawEnvelope, Request, Response, Step,
 };
 
 pub const SLUG: &str = "ga4";
@@ -225,11 +227,22 @@ impl Connector for Ga4 {
         DEFAULT_BASE_URL.to_string()
     }
 
-    /// See the module docs: the driver must obtain `access_token` from the
-    /// service-account key.
+    /// A ready access token; see [`Connector::auth_for`].
     fn auth(&self) -> AuthScheme {
         AuthScheme::Bearer {
             credential: "access_token",
+        }
+    }
+
+    /// The service-account exchange when `credentials.service_account` is
+    /// given, else the ready `access_token`.
+    fn auth_for(&self, account: &AccountConfig) -> AuthScheme {
+        if account.credentials.contains_key("service_account") {
+            AuthScheme::OAuth2(OAuthFlow::JwtBearer {
+                token_url: TOKEN_URL,
+            })
+        } else {
+            self.auth()
         }
     }
 
@@ -311,8 +324,10 @@ impl Connector for Ga4 {
                     retry_after(response),
                 ));
             }
-            if matches!(e.status.as_str(), "UNAVAILABLE" | "INTERNAL" | "DEADLINE_EXCEEDED")
-                || status >= 500
+            if matches!(
+                e.status.as_str(),
+                "UNAVAILABLE" | "INTERNAL" | "DEADLINE_EXCEEDED"
+            ) || status >= 500
             {
                 return Err(retryable(describe, retry_after(response)));
             }
@@ -471,8 +486,7 @@ impl Connector for Ga4 {
             let metric = |idx: usize, name: &str| -> Result<u64, ParseError> {
                 let raw = cell("metricValues", Some(idx)).unwrap_or_default();
                 let ty = types.get(idx).map(String::as_str).unwrap_or("");
-                parse_count(&raw, ty)
-                    .map_err(|e| ParseError::new(SLUG, record.clone(), name, e))
+                parse_count(&raw, ty).map_err(|e| ParseError::new(SLUG, record.clone(), name, e))
             };
             let (sessions, users) = match (
                 metric(i_sessions, "sessions"),
@@ -484,7 +498,13 @@ impl Connector for Ga4 {
                     continue;
                 }
             };
-            let utm_value = |idx: Option<usize>| utm_value(&cell("dimensionValues", idx).unwrap_or_default());
+            let raw = |idx: Option<usize>| cell("dimensionValues", idx).unwrap_or_default();
+            let utm_value = |idx: Option<usize>| utm_value(&raw(idx));
+            let dims = [i_source, i_medium, i_campaign]
+                .iter()
+                .map(|i| raw(*i))
+                .collect::<Vec<_>>()
+                .join("|");
             out.records.push(Record::Session(Session {
                 source: SLUG.to_string(),
                 account: envelope.account.clone(),
@@ -496,6 +516,7 @@ impl Connector for Ga4 {
                     content: String::new(),
                     term: String::new(),
                 },
+                dims,
                 sessions,
                 users,
             }));
@@ -536,7 +557,7 @@ pub fn parse_count(raw: &str, metric_type: &str) -> Result<u64, String> {
 }
 
 // ---------------------------------------------------------------------------
-// Service-account auth (pure; the driver does not call these yet).
+// Service-account auth (pure; the driver's JwtBearer flow calls these).
 
 /// The fields of a service-account key JSON that signing needs.
 #[derive(Debug, Clone, Deserialize)]

@@ -6,8 +6,8 @@
 //!
 //! ```text
 //! POST {base}/{api_version}/customers/{customer_id}/googleAds:searchStream
-//! Authorization: Bearer <access_token>          (driver, credential `access_token`)
-//! developer-token: <options.developer_token>
+//! Authorization: Bearer <access_token>          (driver, OAuth2 refresh token)
+//! developer-token: <credentials.developer_token> (driver)
 //! login-customer-id: <options.login_customer_id>   (only when set)
 //! Content-Type: application/json
 //!
@@ -19,18 +19,15 @@
 //! `searchStream` answers with the whole result at once, a JSON array of
 //! batches `[{"results":[…],"fieldMask","requestId"}]`: no paging.
 //!
-//! **Developer token.** Google needs two values: the OAuth access token
-//! (a real secret, driver-managed) and the `developer-token` header. The
-//! driver's [`AuthScheme`] carries one credential, so the developer token
-//! is read from option `developer_token`: Google treats it as an
-//! application identifier (it is useless without an OAuth token of an
-//! account that granted access), not as a user credential. It is sent as a
-//! request header, and the driver never records request headers in `raw/`.
-//! Once the driver supports several credentials it should move there.
-//!
-//! **Access token.** `credentials.access_token` is a short-lived OAuth token
-//! (about an hour); minting it from a refresh token or a service account is
-//! not done here yet.
+//! **Credentials** ([`AuthScheme::All`]): the `developer-token` header from
+//! `credentials.developer_token` (option `developer_token` is no longer
+//! read: validation asks to move it), and the Bearer access token, minted
+//! by the driver from `credentials.refresh_token` + `client_id` +
+//! `client_secret` ([`OAuthFlow::RefreshStatic`], `POST`
+//! [`TOKEN_URL`]; Google's refresh tokens do not rotate) and reused while
+//! unexpired. Without `credentials.refresh_token` a short-lived
+//! `credentials.access_token` is sent as is (legacy). The driver never
+//! records request headers in `raw/`.
 //!
 //! Errors (`{"error":{"code","message","status","details":[{"errors":[
 //! {"errorCode":{"quotaError":"…"},"message"}]}]}}`, also as an element of
@@ -44,7 +41,7 @@
 //!
 //! Options: `customer_id` (required; digits, dashes allowed:
 //! `123-456-7890`), `login_customer_id` (manager account, same form),
-//! `developer_token` (required), `api_version` (default
+//! `client_id` (or a credential), `api_version` (default
 //! [`DEFAULT_API_VERSION`]), `currency` (else the account's `currency`; one
 //! is required: `SELECT customer.currency_code FROM customer` tells it).
 //!
@@ -57,8 +54,8 @@
 //! [`VatMode::Excluded`] [unverified].
 
 use crate::{
-    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
-    RateLimit, RawEnvelope, Request, Response, Step,
+    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, OAuthFlow,
+    ParseError, RateLimit, RawEnvelope, Request, Response, Step,
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -75,6 +72,15 @@ pub const DEFAULT_API_VERSION: &str = "v21";
 
 /// Longest window one query covers.
 pub const MAX_CHUNK_DAYS: i64 = 30;
+
+/// Google's OAuth2 token endpoint (account option `token_url` overrides).
+pub const TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+
+/// The `developer-token` header from credential `developer_token`.
+pub const DEVELOPER_TOKEN: AuthScheme = AuthScheme::Header {
+    name: "developer-token",
+    credential: "developer_token",
+};
 
 /// Wait after a quota error that names no `retryDelay`.
 pub const DEFAULT_QUOTA_WAIT: Duration = Duration::from_secs(30);
@@ -287,9 +293,28 @@ impl Connector for GoogleAds {
         "https://googleads.googleapis.com".to_string()
     }
 
+    /// OAuth2 from a refresh token plus the developer token.
     fn auth(&self) -> AuthScheme {
-        AuthScheme::Bearer {
-            credential: "access_token",
+        AuthScheme::All(&[
+            AuthScheme::OAuth2(OAuthFlow::RefreshStatic {
+                token_url: TOKEN_URL,
+            }),
+            DEVELOPER_TOKEN,
+        ])
+    }
+
+    /// [`Connector::auth`], or a ready access token (legacy) when the
+    /// account has no `credentials.refresh_token`.
+    fn auth_for(&self, account: &AccountConfig) -> AuthScheme {
+        if account.credentials.contains_key("refresh_token") {
+            self.auth()
+        } else {
+            AuthScheme::All(&[
+                AuthScheme::Bearer {
+                    credential: "access_token",
+                },
+                DEVELOPER_TOKEN,
+            ])
         }
     }
 
@@ -317,11 +342,16 @@ impl Connector for GoogleAds {
                     .into(),
             );
         }
-        if option_str(account, "developer_token").is_none() {
+        if account.options.contains_key("developer_token") {
             return Err(
-                "options.developer_token: required (the Google Ads API developer token, an \
-                 application identifier)"
+                "options.developer_token: deprecated and no longer read: move it to \
+                 credentials.developer_token (env or secret) and delete the option"
                     .into(),
+            );
+        }
+        if !account.credentials.contains_key("developer_token") {
+            return Err(
+                "credentials.developer_token: required (the Google Ads API developer token)".into(),
             );
         }
         if let Some(v) = account.options.get("api_version")
@@ -340,8 +370,27 @@ impl Connector for GoogleAds {
                 );
             }
         }
-        if !account.credentials.contains_key("access_token") {
-            return Err("credentials.access_token: required (OAuth2 access token)".into());
+        if account.credentials.contains_key("refresh_token") {
+            if !account.credentials.contains_key("client_secret") {
+                return Err(
+                    "credentials.client_secret: required with credentials.refresh_token".into(),
+                );
+            }
+            if !account.credentials.contains_key("client_id")
+                && option_str(account, "client_id").is_none()
+            {
+                return Err(
+                    "options.client_id (or credentials.client_id): required with \
+                     credentials.refresh_token"
+                        .into(),
+                );
+            }
+        } else if !account.credentials.contains_key("access_token") {
+            return Err(
+                "credentials.refresh_token: required (with client_id and client_secret; or a \
+                 short-lived credentials.access_token)"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -375,10 +424,6 @@ impl Connector for GoogleAds {
                 api_version(ctx.account)
             ),
             &json!({ "query": query(from, to) }),
-        )
-        .header(
-            "developer-token",
-            option_str(ctx.account, "developer_token").unwrap_or(""),
         );
         if let Some(Ok(login)) = customer_option(ctx.account, "login_customer_id") {
             request = request.header("login-customer-id", login);

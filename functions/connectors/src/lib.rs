@@ -14,6 +14,7 @@ use std::time::Duration;
 use voronka_core::config::AccountConfig;
 use voronka_core::model::Record;
 
+pub mod auth;
 pub mod driver;
 pub mod raw;
 
@@ -137,7 +138,9 @@ impl Response {
 pub enum AuthScheme {
     None,
     /// `Authorization: Bearer <credential>`.
-    Bearer { credential: &'static str },
+    Bearer {
+        credential: &'static str,
+    },
     /// A custom header carrying the credential (`X-Token`, `Access-Token`).
     Header {
         name: &'static str,
@@ -148,6 +151,51 @@ pub enum AuthScheme {
         param: &'static str,
         credential: &'static str,
     },
+    /// The credential as a URL path segment: the connector writes
+    /// `placeholder` (e.g. `{api_key}`) into [`Request::url`]; the driver
+    /// substitutes the percent-encoded secret on the wire only (`raw/` and
+    /// errors show `***`). A request whose URL lacks the placeholder fails.
+    PathSegment {
+        placeholder: &'static str,
+        credential: &'static str,
+    },
+    /// Several credentials on every request (e.g. an OAuth2 Bearer token
+    /// plus Google's `developer-token` header). At most one entry may be
+    /// [`AuthScheme::OAuth2`]; nesting `All` is not supported.
+    All(&'static [AuthScheme]),
+    /// An access token obtained (and cached in the driver's token store)
+    /// through an OAuth2 flow, sent as `Authorization: Bearer`. See
+    /// [`auth`] for the flows, the credentials they read and crash safety.
+    OAuth2(OAuthFlow),
+}
+
+/// How an OAuth2 access token is obtained. Token endpoints: an absolute
+/// `token_url`, or `token_url_path` appended to the account's base URL;
+/// the account option `token_url` overrides either (sandbox, tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthFlow {
+    /// Refresh token that ROTATES on every refresh (amoCRM): JSON body
+    /// `{client_id, client_secret, grant_type:"refresh_token",
+    /// refresh_token, redirect_uri}`; the new pair is journaled and
+    /// committed to the token store before use. Credentials
+    /// `client_secret`, `refresh_token` (the first one only); `client_id`
+    /// and `redirect_uri` from credentials or options.
+    RefreshRotating { token_url_path: &'static str },
+    /// Refresh token that does not rotate (Google): form body
+    /// `grant_type=refresh_token&client_id&client_secret&refresh_token`.
+    /// Credentials `client_id` (or option), `client_secret`,
+    /// `refresh_token` (always read from the credential).
+    RefreshStatic { token_url: &'static str },
+    /// Client credentials with a capped number of live tokens (VK Ads,
+    /// myTarget: at most 5 per client and user): a stored unexpired token
+    /// is always reused; an expired one is renewed with its refresh token
+    /// when it has one, a new token is minted only when nothing is stored.
+    /// Form bodies. Credentials `client_id` (or option), `client_secret`.
+    ClientCredentials { token_url_path: &'static str },
+    /// Google service account: an RS256 JWT assertion signed with the key
+    /// JSON of credential `service_account`
+    /// (`grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`).
+    JwtBearer { token_url: &'static str },
 }
 
 /// Request pacing a vendor allows.
@@ -288,6 +336,13 @@ pub trait Connector: Send + Sync {
     /// The vendor's API base URL when the account gives none.
     fn default_base_url(&self, account: &AccountConfig) -> String;
     fn auth(&self) -> AuthScheme;
+    /// The scheme for one account; the driver calls this. Defaults to
+    /// [`Connector::auth`]; connectors with several credential modes
+    /// (long-lived token or OAuth2) choose by the account's credentials.
+    fn auth_for(&self, account: &AccountConfig) -> AuthScheme {
+        let _ = account;
+        self.auth()
+    }
     fn rate_limit(&self) -> RateLimit;
     /// Checks the account's connector-specific `options` and credentials;
     /// errors name the key.

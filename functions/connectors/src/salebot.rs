@@ -11,13 +11,12 @@
 //! variables, and one `get_variables` call per client is too many calls;
 //! UTM comes from the webhook path below.
 //!
-//! **Credential placement (gap).** Real Salebot takes the key as a *path
-//! segment*: `https://chatter.salebot.pro/api/{api_key}/get_clients`. The
-//! driver has no path-credential scheme yet, so this connector asks for
-//! [`AuthScheme::Query`] (`api_key`, credential `api_key`) and builds
-//! `{base}/{action}`; the driver records the key as `***`. Until the
-//! driver learns a path scheme, the live API rejects these requests; see
-//! [`action_url`], the one place to change.
+//! **Credential placement.** Salebot takes the key as a *path segment*:
+//! `https://chatter.salebot.pro/api/{api_key}/get_clients`. The connector
+//! writes the literal placeholder `{api_key}` into the URL ([`action_url`])
+//! and asks for [`AuthScheme::PathSegment`] (credential `api_key`): the
+//! driver substitutes the percent-encoded key on the wire only; `raw/` and
+//! errors show `***`.
 //!
 //! **Errors.** Salebot answers failures with HTTP 200 and
 //! `{"status":"fail",...}`: a message about limits / too many requests is
@@ -87,11 +86,13 @@ fn terminal(reason: impl Into<String>) -> FetchError {
     }
 }
 
-/// The URL of an API action. Today `{base}/{action}` with the key added
-/// by the driver as `?api_key=`; the live API wants
-/// `{base}/{api_key}/{action}` (driver path-credential support pending).
+/// The placeholder the driver replaces by the API key (on the wire only).
+pub const KEY_PLACEHOLDER: &str = "{api_key}";
+
+/// The URL of an API action: `{base}/{api_key}/{action}`, the key left as
+/// the placeholder [`KEY_PLACEHOLDER`] for the driver to fill in.
 pub fn action_url(base: &str, action: &str) -> String {
-    format!("{}/{action}", base.trim_end_matches('/'))
+    format!("{}/{KEY_PLACEHOLDER}/{action}", base.trim_end_matches('/'))
 }
 
 fn clients_request(ctx: &FetchContext<'_>, offset: u64) -> Request {
@@ -181,10 +182,10 @@ impl Connector for Salebot {
         DEFAULT_BASE_URL.to_string()
     }
 
-    /// See the module docs: the real API wants the key in the path.
+    /// See the module docs: the key is a path segment.
     fn auth(&self) -> AuthScheme {
-        AuthScheme::Query {
-            param: "api_key",
+        AuthScheme::PathSegment {
+            placeholder: KEY_PLACEHOLDER,
             credential: "api_key",
         }
     }
@@ -436,10 +437,7 @@ fn webhook(envelope: &RawEnvelope, bytes: &[u8], out: &mut Normalized) {
     let mut lead = Lead {
         source: SLUG.to_string(),
         account: envelope.account.clone(),
-        id: format!(
-            "{client_id}:{event}:{}",
-            envelope.received_at.timestamp()
-        ),
+        id: format!("{client_id}:{event}:{}", envelope.received_at.timestamp()),
         created_at: envelope.received_at,
         form: format!("{SLUG}:{event}"),
         form_name: String::new(),

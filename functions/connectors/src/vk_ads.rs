@@ -35,16 +35,18 @@
 //!
 //! ## Auth
 //!
-//! `Authorization: Bearer` with the credential `access_token`, added by the
-//! driver ([`AuthScheme::Bearer`]). The account must provide that token
-//! (e.g. a long-lived agency token, or one obtained out of band): the
-//! OAuth2 client-credentials flow (`POST /api/v2/oauth2/token.json`) is not
-//! wired into the driver yet, because the driver stores every response body
-//! in `raw/` and a token response would land there in clear, and because
-//! VK allows only 5 live tokens per (client_id, user), so tokens must be
-//! persisted and rotated under a lock, not minted per run. The pure pieces
-//! are here, tested, for that later step: [`VkAds::token_request`],
-//! [`VkAds::refresh_request`] and [`VkAds::parse_token_response`].
+//! `Authorization: Bearer`. With `credentials.client_secret` (and
+//! `client_id`, credential or option) the driver runs the OAuth2
+//! client-credentials flow at `POST /api/v2/oauth2/token.json`
+//! ([`OAuthFlow::ClientCredentials`]): VK allows only 5 live tokens per
+//! (client_id, user), so the token is kept in the driver's token store and
+//! reused while unexpired, renewed with its refresh token under a lock,
+//! and a new one is minted only when nothing is stored; token responses
+//! never reach `raw/`. Without `client_secret` a ready
+//! `credentials.access_token` (e.g. a long-lived agency token) is sent as
+//! [`AuthScheme::Bearer`]. The pure request builders stay here, tested:
+//! [`VkAds::token_request`], [`VkAds::refresh_request`] and
+//! [`VkAds::parse_token_response`].
 //!
 //! ## Errors
 //!
@@ -72,8 +74,8 @@
 //!   [`VatMode::Unknown`] (it depends on the account's billing).
 
 use crate::{
-    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
-    RateLimit, RawEnvelope, Request, Response, Step,
+    AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, OAuthFlow,
+    ParseError, RateLimit, RawEnvelope, Request, Response, Step,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -483,6 +485,18 @@ impl Connector for VkAds {
         }
     }
 
+    /// Client credentials when `credentials.client_secret` is given, else
+    /// the ready `access_token`.
+    fn auth_for(&self, account: &AccountConfig) -> AuthScheme {
+        if account.credentials.contains_key("client_secret") {
+            AuthScheme::OAuth2(OAuthFlow::ClientCredentials {
+                token_url_path: "/api/v2/oauth2/token.json",
+            })
+        } else {
+            self.auth()
+        }
+    }
+
     /// Conservative: VK limits are per user per second/hour/day and
     /// reported in `X-RateLimit-*` headers; 429 is retried by the driver.
     fn rate_limit(&self) -> RateLimit {
@@ -507,9 +521,20 @@ impl Connector for VkAds {
         {
             return Err("options.vat_included: expected true or false".into());
         }
-        if !account.credentials.contains_key("access_token") {
+        if account.credentials.contains_key("client_secret") {
+            if !account.credentials.contains_key("client_id")
+                && !account.options.contains_key("client_id")
+            {
+                return Err(
+                    "options.client_id (or credentials.client_id): required with \
+                     credentials.client_secret"
+                        .into(),
+                );
+            }
+        } else if !account.credentials.contains_key("access_token") {
             return Err(
-                "credentials.access_token: required (an OAuth2 access token of the ad account)"
+                "credentials.access_token: required (an OAuth2 access token of the ad account; \
+                 or credentials.client_secret + client_id for client credentials)"
                     .into(),
             );
         }

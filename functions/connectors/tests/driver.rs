@@ -645,3 +645,116 @@ fn env_secrets_explain_what_is_missing() {
         .unwrap();
     assert!(!path.is_empty());
 }
+
+fn multi_secrets() -> Arc<dyn SecretSource> {
+    Arc::new(StaticSecrets(BTreeMap::from([
+        ("token".to_string(), SECRET.to_string()),
+        ("app".to_string(), "app-k3y/x".to_string()),
+        ("client_secret".to_string(), "cl-s3cret".to_string()),
+    ])))
+}
+
+#[tokio::test]
+async fn several_credentials_go_on_the_wire_and_never_into_raw() {
+    let server = MockServer::start().await;
+    server.route("GET", "/items").respond([page(1, None)]);
+    let store = MemoryStore::new();
+    let account = account(json!({"id": "main", "credentials": {
+        "token": {"env": "UNUSED_T"}, "app": {"env": "UNUSED_A"}}}));
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let connector = Paged::new(AuthScheme::All(&[
+        AuthScheme::Header {
+            name: "X-Token",
+            credential: "token",
+        },
+        AuthScheme::Query {
+            param: "app",
+            credential: "app",
+        },
+    ]));
+    let report = Driver::new(fast(), multi_secrets())
+        .ingest(&store, &connector, &ctx, "run1")
+        .await;
+    assert!(report.ok(), "{report:?}");
+    let r = &server.requests()[0];
+    assert_eq!(r.header("x-token"), Some(SECRET));
+    assert_eq!(r.param("app"), Some("app-k3y/x"));
+    let envs = envelopes(&store).await;
+    assert!(
+        envs[0].request.url.ends_with("page=1&app=***"),
+        "{}",
+        envs[0].request.url
+    );
+    let raw = serde_json::to_string(&envs[0].request).unwrap();
+    assert!(!raw.contains(SECRET) && !raw.contains("app-k3y"), "{raw}");
+}
+
+#[tokio::test]
+async fn a_missing_path_placeholder_fails_the_job_without_sending() {
+    let server = MockServer::start().await;
+    server.route("GET", "/items").respond([page(1, None)]);
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let connector = Paged::new(AuthScheme::PathSegment {
+        placeholder: "{key}",
+        credential: "token",
+    });
+    let report = Driver::new(fast(), secrets())
+        .ingest(&MemoryStore::new(), &connector, &ctx, "run1")
+        .await;
+    let err = report.jobs[0].error.as_deref().unwrap();
+    assert!(err.contains("{key}"), "{err}");
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn oauth_token_endpoint_is_retried_on_5xx_and_never_captured() {
+    let server = MockServer::start().await;
+    server.route("POST", "/token").respond([
+        MockResponse::text(503, "busy"),
+        MockResponse::json(
+            200,
+            r#"{"access_token":"tok-1","expires_in":"3600","refresh_token":"ref-1"}"#,
+        ),
+    ]);
+    server.route("GET", "/items").respond([page(1, None)]);
+    let store = MemoryStore::new();
+    let account = account(json!({"id": "main",
+        "credentials": {"client_secret": {"env": "UNUSED_S"}},
+        "options": {"client_id": "cid"}}));
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let connector = Paged::new(AuthScheme::OAuth2(
+        voronka_connectors::OAuthFlow::ClientCredentials {
+            token_url_path: "/token",
+        },
+    ));
+    let report = Driver::new(fast(), multi_secrets())
+        .ingest(&store, &connector, &ctx, "run1")
+        .await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(server.requests_to("/token").len(), 2);
+    assert_eq!(
+        server.requests_to("/items")[0].header("authorization"),
+        Some("Bearer tok-1")
+    );
+    // Only the API answer is in raw/.
+    let keys = store.list("raw/").await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let text = String::from_utf8(store.get(&keys[0]).await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(!text.contains("tok-1") && !text.contains("ref-1") && !text.contains("cl-s3cret"));
+}

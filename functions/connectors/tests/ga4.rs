@@ -93,7 +93,8 @@ fn normalize(status: u16, offset: u64, body: &[u8]) -> Normalized {
     Ga4.normalize(&envelope(status, offset, body), &ctx)
 }
 
-fn session(d: u32, utm: (&str, &str, &str), sessions: u64, users: u64) -> Record {
+/// `dims`: GA4's own source|medium|campaign values, kept in the key.
+fn session(d: u32, utm: (&str, &str, &str), dims: &str, sessions: u64, users: u64) -> Record {
     Record::Session(Session {
         source: "ga4".into(),
         account: "ga".into(),
@@ -104,6 +105,7 @@ fn session(d: u32, utm: (&str, &str, &str), sessions: u64, users: u64) -> Record
             campaign: utm.2.into(),
             ..Utm::default()
         },
+        dims: dims.into(),
         sessions,
         users,
     })
@@ -111,11 +113,11 @@ fn session(d: u32, utm: (&str, &str, &str), sessions: u64, users: u64) -> Record
 
 fn expected_all() -> Vec<Record> {
     vec![
-        session(1, ("", "", ""), 412, 380),
-        session(1, ("yandex", "cpc", "python_dec"), 125, 117),
-        session(2, ("vk", "paid", ""), 58, 51),
-        session(2, ("", "", ""), 3, 3),
-        session(3, ("(other)", "(other)", "(other)"), 7, 6),
+        session(1, ("", "", ""), "(direct)|(none)|(direct)", 412, 380),
+        session(1, ("yandex", "cpc", "python_dec"), "yandex|cpc|python_dec", 125, 117),
+        session(2, ("vk", "paid", ""), "vk|paid|(not set)", 58, 51),
+        session(2, ("", "", ""), "(not set)|(not set)|(not set)", 3, 3),
+        session(3, ("(other)", "(other)", "(other)"), "(other)|(other)|(other)", 7, 6),
     ]
 }
 
@@ -132,8 +134,10 @@ fn options_auth_and_validation() {
     );
     assert_eq!(ga4::page_size(&a), 100_000);
     assert_eq!(ga4::page_size(&acc(Some(3))), 3);
-    let prefixed = account(json!({"id": "ga", "options": {"property_id": "properties/42"},
-        "credentials": {"service_account": {"env": "SA"}}}));
+    let prefixed = account(
+        json!({"id": "ga", "options": {"property_id": "properties/42"},
+        "credentials": {"service_account": {"env": "SA"}}}),
+    );
     assert_eq!(ga4::property_id(&prefixed).as_deref(), Some("42"));
     assert_eq!(Ga4.validate(&prefixed), Ok(()));
     let numeric = account(json!({"id": "ga", "options": {"property_id": 42},
@@ -141,13 +145,27 @@ fn options_auth_and_validation() {
     assert_eq!(ga4::property_id(&numeric).as_deref(), Some("42"));
 
     let none = account(json!({"id": "ga", "credentials": {"access_token": {"env": "T"}}}));
-    assert!(Ga4.validate(&none).unwrap_err().contains("options.property_id"));
+    assert!(
+        Ga4.validate(&none)
+            .unwrap_err()
+            .contains("options.property_id")
+    );
     let bad = account(json!({"id": "ga", "options": {"property_id": "G-ABC123"},
         "credentials": {"access_token": {"env": "T"}}}));
-    assert!(Ga4.validate(&bad).unwrap_err().contains("options.property_id"));
-    let big = account(json!({"id": "ga", "options": {"property_id": "1", "page_size": 300000},
-        "credentials": {"access_token": {"env": "T"}}}));
-    assert!(Ga4.validate(&big).unwrap_err().contains("options.page_size"));
+    assert!(
+        Ga4.validate(&bad)
+            .unwrap_err()
+            .contains("options.property_id")
+    );
+    let big = account(
+        json!({"id": "ga", "options": {"property_id": "1", "page_size": 300000},
+        "credentials": {"access_token": {"env": "T"}}}),
+    );
+    assert!(
+        Ga4.validate(&big)
+            .unwrap_err()
+            .contains("options.page_size")
+    );
     let no_cred = account(json!({"id": "ga", "options": {"property_id": "1"}}));
     assert!(
         Ga4.validate(&no_cred)
@@ -200,7 +218,10 @@ fn paging_by_offset_until_row_count() {
         panic!("3 of 5 rows: next page");
     };
     let body: Value = serde_json::from_str(second.body.as_deref().unwrap()).unwrap();
-    assert_eq!((body["offset"].clone(), body["limit"].clone()), (json!("3"), json!("3")));
+    assert_eq!(
+        (body["offset"].clone(), body["limit"].clone()),
+        (json!("3"), json!("3"))
+    );
     assert_eq!(second.url, first.url);
     assert_eq!(
         Ga4.next_step(
@@ -229,7 +250,9 @@ fn error_decisions() {
     let ctx = fetch_context(&a, BASE, date(2026, 12, 1), date(2026, 12, 3));
     let j = job();
     let req = Ga4.first_request(&ctx, &j);
-    let step = |status: u16, name: &str| Ga4.next_step(&ctx, &j, &req, &response(status, &fixture("ga4", name)));
+    let step = |status: u16, name: &str| {
+        Ga4.next_step(&ctx, &j, &req, &response(status, &fixture("ga4", name)))
+    };
 
     assert!(matches!(
         step(429, "error_429_quota.json"),
@@ -245,7 +268,10 @@ fn error_decisions() {
     }
     match step(403, "error_403_service_disabled.json") {
         Err(FetchError::Terminal { reason, .. }) => {
-            assert!(reason.contains("enable the Google Analytics Data API"), "{reason}");
+            assert!(
+                reason.contains("enable the Google Analytics Data API"),
+                "{reason}"
+            );
         }
         other => panic!("expected terminal, got {other:?}"),
     }
@@ -258,9 +284,18 @@ fn error_decisions() {
         Err(FetchError::Terminal { .. })
     ));
     let plain = |status: u16, body: &[u8]| Ga4.next_step(&ctx, &j, &req, &response(status, body));
-    assert!(matches!(plain(503, b"<html>"), Err(FetchError::Retryable { .. })));
-    assert!(matches!(plain(404, b"not found"), Err(FetchError::Terminal { .. })));
-    assert!(matches!(plain(200, b"<html>"), Err(FetchError::Terminal { .. })));
+    assert!(matches!(
+        plain(503, b"<html>"),
+        Err(FetchError::Retryable { .. })
+    ));
+    assert!(matches!(
+        plain(404, b"not found"),
+        Err(FetchError::Terminal { .. })
+    ));
+    assert!(matches!(
+        plain(200, b"<html>"),
+        Err(FetchError::Terminal { .. })
+    ));
 }
 
 #[test]
@@ -310,7 +345,16 @@ fn metric_types_columns_by_name_and_bad_rows() {
         "rowCount": 4
     });
     let n = normalize(200, 0, body.to_string().as_bytes());
-    assert_eq!(n.records, vec![session(3, ("newsletter", "email", "spring"), 10, 9)]);
+    assert_eq!(
+        n.records,
+        vec![session(
+            3,
+            ("newsletter", "email", "spring"),
+            "newsletter|email|spring",
+            10,
+            9
+        )]
+    );
     let rejected: Vec<(&str, &str)> = n
         .rejected
         .iter()
@@ -318,13 +362,24 @@ fn metric_types_columns_by_name_and_bad_rows() {
         .collect();
     assert_eq!(
         rejected,
-        vec![("row 2", "date"), ("row 3", "totalUsers"), ("row 4", "sessions")]
+        vec![
+            ("row 2", "date"),
+            ("row 3", "totalUsers"),
+            ("row 4", "sessions")
+        ]
     );
     assert_eq!(ga4::parse_count("12", "TYPE_INTEGER"), Ok(12));
     assert_eq!(ga4::parse_count("12.00", "TYPE_FLOAT"), Ok(12));
     assert!(ga4::parse_count("12.00", "TYPE_INTEGER").is_err());
     assert!(ga4::parse_count("", "TYPE_INTEGER").is_err());
-    for (raw, want) in [("(direct)", ""), ("(none)", ""), ("(not set)", ""), ("", ""), (" google ", "google"), ("(other)", "(other)")] {
+    for (raw, want) in [
+        ("(direct)", ""),
+        ("(none)", ""),
+        ("(not set)", ""),
+        ("", ""),
+        (" google ", "google"),
+        ("(other)", "(other)"),
+    ] {
         assert_eq!(ga4::utm_value(raw), want, "{raw}");
     }
 }
@@ -339,10 +394,7 @@ fn b64url_decode(s: &str) -> Vec<u8> {
 
 fn public_key_der() -> Vec<u8> {
     let pem = fixture_str("ga4", "test_service_account_public.pem");
-    let b64: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap()
@@ -379,7 +431,8 @@ fn service_account_jwt_is_signed_rs256() {
         &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
         public_key_der(),
     );
-    pk.verify(signed.as_bytes(), &sig).expect("signature verifies");
+    pk.verify(signed.as_bytes(), &sig)
+        .expect("signature verifies");
     let mut tampered = signed.clone().into_bytes();
     tampered[10] ^= 1;
     assert!(pk.verify(&tampered, &sig).is_err());
@@ -394,7 +447,8 @@ fn service_account_jwt_is_signed_rs256() {
 #[test]
 fn service_account_jwt_errors_name_the_field() {
     let now = DateTime::from_timestamp(1_764_000_000, 0).unwrap();
-    let key: Value = serde_json::from_str(&fixture_str("ga4", "test_service_account.json")).unwrap();
+    let key: Value =
+        serde_json::from_str(&fixture_str("ga4", "test_service_account.json")).unwrap();
     let with = |k: &str, v: Value| {
         let mut x = key.clone();
         x[k] = v;
@@ -518,15 +572,24 @@ async fn driver_pages_after_throttling_and_is_idempotent() {
     let mut offsets = Vec::new();
     for r in &sent {
         assert_eq!(r.method, "POST");
-        assert_eq!(r.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
         assert_eq!(r.header("content-type"), Some("application/json"));
         let body: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(body["dateRanges"], json!([{"startDate": "2026-12-01", "endDate": "2026-12-03"}]));
+        assert_eq!(
+            body["dateRanges"],
+            json!([{"startDate": "2026-12-01", "endDate": "2026-12-03"}])
+        );
         offsets.push(body["offset"].as_str().unwrap().to_string());
     }
     assert_eq!(offsets, ["0", "0", "3"]);
     let (envs, first) = stored(&store, &report.raw_keys()).await;
-    assert_eq!(envs[0].status, 429, "the throttled answer is kept in raw/ too");
+    assert_eq!(
+        envs[0].status, 429,
+        "the throttled answer is kept in raw/ too"
+    );
     assert_eq!(first, expected_all());
 
     let store2 = MemoryStore::new();
@@ -541,7 +604,10 @@ async fn driver_empty_window_is_done_without_records() {
     let server = MockServer::start().await;
     server
         .route("POST", REPORT_PATH)
-        .respond([MockResponse::json(200, fixture("ga4", "report_no_rows.json"))]);
+        .respond([MockResponse::json(
+            200,
+            fixture("ga4", "report_no_rows.json"),
+        )]);
     let a = server_account(&server, 100_000);
     let ctx = fetch_context(&a, &server.base_url(), date(2026, 12, 1), date(2026, 12, 3));
     let store = MemoryStore::new();
@@ -555,10 +621,12 @@ async fn driver_empty_window_is_done_without_records() {
 #[tokio::test]
 async fn driver_permission_denied_fails_with_a_hint() {
     let server = MockServer::start().await;
-    server.route("POST", REPORT_PATH).respond([MockResponse::json(
-        403,
-        fixture("ga4", "error_403_permission.json"),
-    )]);
+    server
+        .route("POST", REPORT_PATH)
+        .respond([MockResponse::json(
+            403,
+            fixture("ga4", "error_403_permission.json"),
+        )]);
     let a = server_account(&server, 100_000);
     let ctx = fetch_context(&a, &server.base_url(), date(2026, 12, 1), date(2026, 12, 3));
     let store = MemoryStore::new();
@@ -586,6 +654,12 @@ async fn driver_missing_token_is_reported() {
     );
     let report = d.ingest(&MemoryStore::new(), &Ga4, &ctx, "run1").await;
     assert!(!report.ok());
-    assert!(report.jobs[0].error.as_deref().unwrap().contains("access_token"));
+    assert!(
+        report.jobs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("access_token")
+    );
     assert!(server.requests().is_empty());
 }

@@ -89,6 +89,10 @@ pub struct Session {
     pub account: String,
     pub date: NaiveDate,
     pub utm: Utm,
+    /// The source's own dimension values (e.g. GA4 `(direct)|(none)|…`),
+    /// kept so that rows which normalize to the same UTM stay distinct.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dims: String,
     pub sessions: u64,
     pub users: u64,
 }
@@ -455,8 +459,14 @@ impl Record {
                 r.date, r.platform, r.level, r.campaign_id, r.ad_id
             ),
             Record::Session(r) => format!(
-                "{}|{}|{}|{}|{}|{}",
-                r.date, r.utm.source, r.utm.medium, r.utm.campaign, r.utm.content, r.utm.term
+                "{}|{}|{}|{}|{}|{}|{}",
+                r.date,
+                r.utm.source,
+                r.utm.medium,
+                r.utm.campaign,
+                r.utm.content,
+                r.utm.term,
+                r.dims
             ),
             Record::Lead(r) => r.id.clone(),
             Record::Webinar(r) => r.id.clone(),

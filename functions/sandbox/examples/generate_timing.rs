@@ -18,4 +18,14 @@ fn main() {
         school.orders.len(),
         school.payments.len()
     );
+    println!(
+        "{} ad rows (TikTok/VK/myTarget/Google), {} webinars, {} viewers, {} GA4 rows, {} Salebot clients, {} Salebot deliveries, {} lost-lead applications",
+        school.ad_rows.len(),
+        school.webinars.len(),
+        school.webinar_viewers.len(),
+        school.ga4_rows.len(),
+        school.salebot_clients.len(),
+        voronka_sandbox::salebot_deliveries(&school).len(),
+        school.registrations.iter().filter(|r| r.lost_lead).count()
+    );
 }

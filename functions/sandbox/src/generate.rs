@@ -1,5 +1,6 @@
 //! The deterministic synthetic school generator.
 
+use crate::extras;
 use crate::model::*;
 use crate::names::*;
 use crate::rng::Rng;
@@ -24,7 +25,7 @@ pub const TILDA_PROJECT: &str = "7807982";
 const WEEKDAY_ADS: [f64; 7] = [1.05, 1.1, 1.05, 1.0, 0.9, 0.75, 0.8];
 const WEEKDAY_REGS: [f64; 7] = [1.1, 1.1, 1.05, 1.0, 0.9, 0.8, 0.95];
 
-fn d2(x: f64) -> Decimal {
+pub(crate) fn d2(x: f64) -> Decimal {
     Decimal::new((x * 100.0).round() as i64, 2)
 }
 
@@ -51,15 +52,29 @@ pub fn generate(spec: &SchoolSpec) -> School {
 
     let users = users();
     let pipelines = pipelines();
-    let (accounts, campaign_plans) = accounts_and_campaigns(&mut root.fork("ads"), start, days);
-    let campaigns: Vec<Campaign> = campaign_plans.iter().map(|p| p.campaign.clone()).collect();
-    let ads = ad_stats(
+    let (mut accounts, mut campaign_plans) =
+        accounts_and_campaigns(&mut root.fork("ads"), start, days);
+    let mut ads = ad_stats(
         &mut root.fork("stats"),
         &accounts,
         &campaign_plans,
         start,
         days,
     );
+    let (more_accounts, more_plans) = extras::accounts(&mut root.fork("ads2"), days);
+    let (ad_rows, more_touches) = extras::stats(
+        &mut root.fork("stats2"),
+        &more_plans,
+        campaign_plans.len(),
+        start,
+        days,
+    );
+    accounts.extend(more_accounts);
+    campaign_plans.extend(more_plans);
+    for (day, t) in more_touches.into_iter().enumerate() {
+        ads.touches[day].extend(t);
+    }
+    let campaigns: Vec<Campaign> = campaign_plans.iter().map(|p| p.campaign.clone()).collect();
     let launches = launches(start, end);
     let forms = forms();
     let mut world = World {
@@ -79,6 +94,14 @@ pub fn generate(spec: &SchoolSpec) -> School {
         scale,
         horizon,
     );
+    let mut webinars = extras::webinars(&mut root.fork("webinars"), &launches, horizon);
+    let (webinar_viewers, attended) = extras::viewers(
+        &mut root.fork("viewers"),
+        &world.persons,
+        &registrations,
+        &launches,
+        &mut webinars,
+    );
     let crm = crm(
         &mut root.fork("crm"),
         &world.persons,
@@ -87,6 +110,21 @@ pub fn generate(spec: &SchoolSpec) -> School {
         &users,
         horizon,
         start,
+        &attended,
+    );
+    let ga4_rows = extras::ga4_rows(
+        &mut root.fork("ga4"),
+        &ads.touches,
+        &campaigns,
+        &registrations,
+        start,
+    );
+    let (salebot_clients, salebot_events) = extras::salebot(
+        &mut root.fork("salebot"),
+        &world.persons,
+        &registrations,
+        &launches,
+        horizon,
     );
     let rates = rates(&mut root.fork("rates"), start, end);
 
@@ -100,6 +138,7 @@ pub fn generate(spec: &SchoolSpec) -> School {
         facebook_rows: ads.facebook_rows,
         yandex_rows: ads.yandex_rows,
         spend_spike: ads.spike,
+        ad_rows,
         launches,
         forms,
         persons: world.persons,
@@ -113,6 +152,11 @@ pub fn generate(spec: &SchoolSpec) -> School {
         orders: crm.orders,
         payments: crm.payments,
         rates,
+        webinars,
+        webinar_viewers,
+        ga4_rows,
+        salebot_clients,
+        salebot_events,
     }
 }
 
@@ -188,17 +232,17 @@ fn pipelines() -> Vec<Pipeline> {
 
 // ---------------------------------------------------------------- ads
 
-struct CampaignPlan {
-    campaign: Campaign,
+pub(crate) struct CampaignPlan {
+    pub campaign: Campaign,
     /// Daily budget in account currency.
-    budget: f64,
+    pub budget: f64,
     /// Cost per 1000 impressions, account currency.
-    cpm: f64,
-    ctr: f64,
+    pub cpm: f64,
+    pub ctr: f64,
     /// Facebook: instagram share of spend.
-    ig_share: f64,
-    first_day: u32,
-    last_day: u32,
+    pub ig_share: f64,
+    pub first_day: u32,
+    pub last_day: u32,
 }
 
 fn accounts_and_campaigns(
@@ -271,7 +315,7 @@ fn accounts_and_campaigns(
                         0.008 + rng.f64() * 0.012,
                     )
                 }
-                AdVendor::YandexDirect => {
+                _ => {
                     let search = name.contains("Поиск");
                     let budget = if ai == 2 {
                         rng.range(2_000, 9_000) as f64
@@ -300,6 +344,7 @@ fn accounts_and_campaigns(
                     vendor: account.vendor,
                     id,
                     name,
+                    channel: None,
                 },
                 budget,
                 cpm,
@@ -381,7 +426,7 @@ fn ad_stats(
                         });
                     }
                 }
-                AdVendor::YandexDirect => {
+                _ => {
                     let micros = ((spend * 100.0).round() as i64) * 10_000;
                     let impressions =
                         (spend / p.cpm * 1000.0 * rng.noise(0.1)).round().max(1.0) as u64;
@@ -551,7 +596,7 @@ pub(crate) fn format_phone(rng: &mut Rng, canonical: &str) -> String {
 }
 
 /// The same e-mail as people type it (case, spaces).
-fn format_email(rng: &mut Rng, canonical: &str) -> String {
+pub(crate) fn format_email(rng: &mut Rng, canonical: &str) -> String {
     match rng.weighted(&[88.0, 5.0, 4.0, 3.0]) {
         0 => canonical.to_string(),
         1 => canonical.to_uppercase(),
@@ -587,6 +632,26 @@ fn paid_utm(rng: &mut Rng, c: &Campaign, platform: &str, contractor: bool) -> Ut
             let opts = ["fb", "facebook", "FB", "Facebook"];
             opts[rng.weighted(&[45.0, 25.0, 15.0, 15.0])]
         }
+        "tiktok" => {
+            let opts = ["tt", "tiktok", "TikTok"];
+            opts[rng.weighted(&[40.0, 45.0, 15.0])]
+        }
+        "vk" => {
+            let opts = ["vk", "vk_ads", "VK"];
+            opts[rng.weighted(&[60.0, 25.0, 15.0])]
+        }
+        "mytarget" => {
+            let opts = ["mt", "mytarget", "myTarget"];
+            opts[rng.weighted(&[40.0, 40.0, 20.0])]
+        }
+        "google" => {
+            let opts = ["google", "gads", "Google"];
+            opts[rng.weighted(&[60.0, 30.0, 10.0])]
+        }
+        "youtube" => {
+            let opts = ["yt", "youtube", "YouTube"];
+            opts[rng.weighted(&[40.0, 45.0, 15.0])]
+        }
         _ => {
             let opts = ["ya", "yandex", "Yandex_Direct", "YANDEX", "direct"];
             opts[rng.weighted(&[25.0, 35.0, 20.0, 10.0, 10.0])]
@@ -598,8 +663,10 @@ fn paid_utm(rng: &mut Rng, c: &Campaign, platform: &str, contractor: bool) -> Ut
         2 => c.name.to_lowercase(),
         _ => c.name.to_uppercase(),
     };
-    let medium = if platform == "yandex" {
+    let medium = if matches!(platform, "yandex" | "google" | "mytarget") {
         "cpc"
+    } else if platform == "youtube" {
+        *rng.pick(&["cpc", "video"])
     } else {
         *rng.pick(&["cpc", "paid", "target"])
     };
@@ -612,7 +679,7 @@ fn paid_utm(rng: &mut Rng, c: &Campaign, platform: &str, contractor: bool) -> Ut
     } else {
         None
     };
-    let term = if platform == "yandex" && c.name.contains("Поиск") {
+    let term = if (platform == "yandex" && c.name.contains("Поиск")) || platform == "google" {
         Some(rng.pick(KEYWORDS).to_string())
     } else {
         None
@@ -666,7 +733,7 @@ fn registrations(
     let mut regs: Vec<Registration> = Vec::new();
     // persons who registered for some launch, with the launch id
     let mut past: Vec<(u32, u32)> = Vec::new();
-    let contractor_accounts = ["100000000000002", "di-agency-shkola"];
+    let contractor_accounts = ["100000000000002", "di-agency-shkola", "7301846520193847002"];
     for day in 0..days {
         let date = start + Duration::days(i64::from(day));
         let wd = WEEKDAY_REGS[date.weekday().num_days_from_monday() as usize];
@@ -790,6 +857,25 @@ fn registrations(
             reg.email = None;
             today.push(reg);
         }
+        // planted: applications by new people that nobody calls back
+        if rng.chance(0.3) || day == days / 2 {
+            let pid = world.new_person(rng);
+            let at = (msk(date, 9, 0, 0) + minutes(rng.range(0, 12 * 60))).min(horizon);
+            let none = Utm {
+                source: None,
+                medium: None,
+                campaign: None,
+                content: None,
+                term: None,
+            };
+            let mut reg =
+                make_registration(rng, world, pid, &forms[2], None, at, none, Touch::None);
+            if reg.phone.is_none() {
+                reg.phone = Some(format_phone(rng, &world.persons[pid as usize].phone));
+            }
+            reg.lost_lead = true;
+            today.push(reg);
+        }
         today.sort_by_key(|r| r.received_at);
         regs.extend(today);
     }
@@ -866,6 +952,7 @@ fn make_registration(
         touch,
         duplicate_of: None,
         redelivered: false,
+        lost_lead: false,
     }
 }
 
@@ -1193,6 +1280,7 @@ fn crm(
     users: &[User],
     horizon: DateTime<Utc>,
     start: NaiveDate,
+    attended: &HashSet<usize>,
 ) -> Crm {
     let user_name = |id: u64| {
         users
@@ -1211,11 +1299,16 @@ fn crm(
     let mut seeds: Vec<Seed> = Vec::new();
     let mut non_deal: Vec<usize> = Vec::new();
     for (i, r) in regs.iter().enumerate() {
-        if r.duplicate_of.is_some() || !seen.insert((r.person_id, r.launch_id)) {
+        if r.lost_lead || r.duplicate_of.is_some() || !seen.insert((r.person_id, r.launch_id)) {
             continue;
         }
         let li = launch_idx(r.launch_id);
-        let p = if r.is_registration { 0.19 } else { 0.6 };
+        // attendees convert far better than the registrants who never came
+        let p = match (r.is_registration, attended.contains(&i)) {
+            (true, true) => 0.33,
+            (true, false) => 0.09,
+            (false, _) => 0.6,
+        };
         if !rng.chance(p) {
             if r.is_registration {
                 non_deal.push(i);

@@ -61,6 +61,10 @@ impl Default for SchoolSpec {
 pub enum AdVendor {
     Facebook,
     YandexDirect,
+    Tiktok,
+    VkAds,
+    MyTarget,
+    GoogleAds,
 }
 
 impl AdVendor {
@@ -68,6 +72,10 @@ impl AdVendor {
         match self {
             AdVendor::Facebook => "facebook",
             AdVendor::YandexDirect => "yandex_direct",
+            AdVendor::Tiktok => "tiktok",
+            AdVendor::VkAds => "vk_ads",
+            AdVendor::MyTarget => "mytarget",
+            AdVendor::GoogleAds => "google_ads",
         }
     }
 }
@@ -95,6 +103,116 @@ pub struct Campaign {
     pub vendor: AdVendor,
     pub id: String,
     pub name: String,
+    /// Google Ads `advertisingChannelType` (`SEARCH`, `VIDEO`); None elsewhere.
+    pub channel: Option<String>,
+}
+
+/// One day of one campaign of the newer ad vendors (TikTok, VK Ads,
+/// myTarget, Google Ads). Only days with delivery have rows (the VK family
+/// fakes serve the other days of a requested range as zero rows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdRow {
+    pub vendor: AdVendor,
+    pub account_id: String,
+    pub date: NaiveDate,
+    pub campaign_id: String,
+    pub campaign_name: String,
+    /// Google Ads: `SEARCH` or `VIDEO` (YouTube); None elsewhere.
+    pub channel: Option<String>,
+    /// Account currency, 2 decimal places, VAT excluded.
+    pub spend: Decimal,
+    pub impressions: u64,
+    pub clicks: u64,
+}
+
+/// A Bizon365 webinar (one per launch that took place before the horizon).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webinar {
+    pub launch_id: u32,
+    /// `<group>:<room>*<Moscow local start>`.
+    pub id: String,
+    /// `<group>:<room>`.
+    pub room_id: String,
+    pub title: String,
+    pub start: DateTime<Utc>,
+    pub minutes: u32,
+    /// Participants (`count1`).
+    pub participants: u32,
+}
+
+/// One Bizon365 viewer row (one entry into the room).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebinarViewer {
+    pub webinar_id: String,
+    pub launch_id: u32,
+    /// None for anonymous guests.
+    pub person_id: Option<u32>,
+    /// The registration that brought the person (truth), if any.
+    pub registration_id: Option<u32>,
+    /// Whole Moscow days from the registration date to the webinar date.
+    pub days_after_registration: Option<i64>,
+    /// None for some anonymous guests.
+    pub chat_user_id: Option<String>,
+    pub username: String,
+    /// As typed in the room (may differ from the registration).
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub city: String,
+    pub view: DateTime<Utc>,
+    pub view_till: DateTime<Utc>,
+    /// Stayed at least until the offer minute.
+    pub stayed_to_offer: bool,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+}
+
+/// One GA4 row: sessions of a (day, source, medium, campaign).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ga4Row {
+    pub date: NaiveDate,
+    /// GA4 values: `(direct)`, `(none)`, `(organic)` included.
+    pub source: String,
+    pub medium: String,
+    pub campaign: String,
+    pub sessions: u64,
+    pub users: u64,
+}
+
+/// A Salebot bot subscriber (`get_clients` item).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalebotClient {
+    pub id: u64,
+    pub person_id: u32,
+    pub registration_id: Option<u32>,
+    pub platform_id: String,
+    /// 1 Telegram, 6 WhatsApp, 0 VK.
+    pub client_type: u32,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The bot (group) name.
+    pub group: String,
+    pub tag: Option<String>,
+}
+
+/// A bot "API request" block firing: a lead or an application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalebotEvent {
+    pub client_id: u64,
+    pub person_id: u32,
+    pub registration_id: Option<u32>,
+    /// `lead` or `application`.
+    pub event: String,
+    pub received_at: DateTime<Utc>,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    /// The bot start parameter.
+    pub start: String,
+    pub tariff: Option<String>,
 }
 
 /// One Meta insights row: (day, campaign, publisher_platform). Only days
@@ -231,6 +349,9 @@ pub struct Registration {
     pub duplicate_of: Option<u32>,
     /// Tilda delivered this submission twice (same tranid, a minute apart).
     pub redelivered: bool,
+    /// Planted: an application (callback form) by a person who gets no
+    /// amoCRM deal at all (the "lost leads" check must find it).
+    pub lost_lead: bool,
 }
 
 /// An amoCRM user (manager).
@@ -447,6 +568,8 @@ pub struct School {
     pub facebook_rows: Vec<FacebookRow>,
     pub yandex_rows: Vec<YandexRow>,
     pub spend_spike: SpendSpike,
+    /// TikTok, VK Ads, myTarget and Google Ads rows, by (date, campaign).
+    pub ad_rows: Vec<AdRow>,
     pub launches: Vec<Launch>,
     pub forms: Vec<Form>,
     pub persons: Vec<Person>,
@@ -462,6 +585,16 @@ pub struct School {
     pub payments: Vec<Payment>,
     /// Sorted by effective date.
     pub rates: Vec<RateSet>,
+    /// Bizon365 webinars, by start.
+    pub webinars: Vec<Webinar>,
+    /// By (webinar, view).
+    pub webinar_viewers: Vec<WebinarViewer>,
+    /// By (date, source, medium, campaign).
+    pub ga4_rows: Vec<Ga4Row>,
+    /// By id (= creation order).
+    pub salebot_clients: Vec<SalebotClient>,
+    /// In receipt order.
+    pub salebot_events: Vec<SalebotEvent>,
 }
 
 impl School {

@@ -174,6 +174,11 @@ fn sample() -> Marts {
             ),
             check("reconciliation", "all", CheckStatus::Green, ""),
         ],
+        managers: Vec::new(),
+        manager_weeks: Vec::new(),
+        cohorts: Vec::new(),
+        funnel: Vec::new(),
+        pipeline_stages: Vec::new(),
     }
 }
 

@@ -86,7 +86,8 @@ pub enum Command {
     },
     /// Renders the dashboards (site/) from marts/.
     Render,
-    /// Writes the export CSVs for a date range, as of its end.
+    /// Writes the export CSVs (channels, cash, managers, cohorts, checks)
+    /// and an XLSX workbook for a date range, as of its end.
     Export {
         #[arg(long)]
         from: NaiveDate,
@@ -97,6 +98,28 @@ pub enum Command {
     },
     /// Validates voronka.toml and prints what it configures.
     CheckConfig,
+    /// Explains how voronka sees something.
+    Explain {
+        #[command(subcommand)]
+        what: Explain,
+    },
+    /// Receives vendor webhooks (Tilda forms) over HTTP and stores each
+    /// delivery in raw/ at once: `POST /webhook/<slug>/<account>?token=…`.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Explain {
+    /// Why records were joined into one person: every record of the person
+    /// with an e-mail or phone (any format) and which key linked which.
+    Person {
+        /// An e-mail or a phone number.
+        query: String,
+    },
 }
 
 pub async fn main(cli: Cli) -> Result<()> {
@@ -239,13 +262,31 @@ async fn run_command(p: &Pipeline, command: Command) -> Result<()> {
                 bail!("--from {from} is after --to {to}");
             }
             let marts = p.compute(to, now).await?;
-            crate::demo::write_exports(&marts, from, to, &out)?;
+            let files = crate::export::write(&marts, from, to, &out)?;
             println!(
-                "channels.csv, cash.csv, checks.csv for {from}..{to} (as of {to}, {}) in {}",
+                "{} for {from}..{to} (as of {to}, attribution {}) in {}",
+                files.join(", "),
                 marts.attribution,
                 out.display()
             );
             Ok(())
+        }
+        Command::Explain {
+            what: Explain::Person { query },
+        } => {
+            let ds = p.load_dataset().await?;
+            match voronka_core::identity::explain(&ds, &query) {
+                Some(e) => println!("{e}"),
+                None => bail!("no person with e-mail or phone {query:?} in the normalized data"),
+            }
+            Ok(())
+        }
+        Command::Serve { bind } => {
+            let receiver = crate::webhook::Receiver::new(&p.config, &EnvSecrets, p.store.clone())?;
+            for path in receiver.paths() {
+                println!("listening: POST http://{bind}{path}?token=…");
+            }
+            crate::webhook::serve(Arc::new(receiver), bind).await
         }
         Command::Demo { .. } | Command::CheckConfig => unreachable!("handled before"),
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use voronka_connectors::driver::{Driver, DriverOptions, SecretSource};
 use voronka_core::config::{Config, SecretRef};
-use voronka_core::metrics::{self, Marts};
+use voronka_core::metrics::Marts;
 use voronka_core::time;
 use voronka_sandbox as sandbox;
 use voronka_store::{LocalStore, Store};
@@ -276,24 +276,6 @@ async fn deliver_tilda(store: &dyn Store, school: &sandbox::School) -> Result<()
         store
             .put_if_absent(&env.key(), Bytes::from(env.to_json()))
             .await?;
-    }
-    Ok(())
-}
-
-/// Writes the export CSVs for `from..=to` into `out`.
-pub fn write_exports(marts: &Marts, from: NaiveDate, to: NaiveDate, out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let files = [
-        (
-            "channels.csv",
-            metrics::export::channels_csv(marts, from, to),
-        ),
-        ("cash.csv", metrics::export::cash_csv(marts, from, to)),
-        ("checks.csv", metrics::export::checks_csv(marts)),
-    ];
-    for (name, text) in files {
-        let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -41,6 +41,8 @@ pub enum Role {
     Aggregate,
     Render,
     Pipeline,
+    /// Vendor webhooks behind a Lambda function URL.
+    Webhook,
 }
 
 impl std::str::FromStr for Role {
@@ -51,8 +53,9 @@ impl std::str::FromStr for Role {
             "aggregate" => Role::Aggregate,
             "render" => Role::Render,
             "pipeline" => Role::Pipeline,
+            "webhook" => Role::Webhook,
             other => anyhow::bail!(
-                "VORONKA_ROLE={other:?}: expected ingest, aggregate, render or pipeline"
+                "VORONKA_ROLE={other:?}: expected ingest, aggregate, render, pipeline or webhook"
             ),
         })
     }
@@ -89,6 +92,7 @@ pub async fn handle(p: &Pipeline, role: Role, event: Event) -> Result<Value> {
             let n = p.render(now).await?;
             Ok(json!({"files": n}))
         }
+        Role::Webhook => anyhow::bail!("the webhook role takes function-URL events"),
         Role::Pipeline => {
             let n = p.normalize().await?;
             let m = p.aggregate(as_of, now).await?;
@@ -96,6 +100,56 @@ pub async fn handle(p: &Pipeline, role: Role, event: Event) -> Result<Value> {
             Ok(json!({"records": n.records, "as_of": m.as_of, "files": files}))
         }
     }
+}
+
+/// A Lambda function-URL request (payload format 2.0), the fields used.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionUrlRequest {
+    #[serde(default)]
+    pub raw_path: String,
+    #[serde(default)]
+    pub raw_query_string: String,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub is_base64_encoded: bool,
+}
+
+/// Handles one function-URL delivery; answers in the function-URL
+/// response format.
+pub async fn handle_webhook(receiver: &crate::webhook::Receiver, event: Value) -> Result<Value> {
+    use base64::Engine;
+    let req: FunctionUrlRequest =
+        serde_json::from_value(event).context("not a function URL request")?;
+    let body = match (&req.body, req.is_base64_encoded) {
+        (None, _) => Vec::new(),
+        (Some(b), false) => b.clone().into_bytes(),
+        (Some(b), true) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .context("body is not valid base64")?,
+    };
+    let headers = req
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    let answer = receiver
+        .handle(&crate::webhook::Delivery {
+            path: &req.raw_path,
+            query: &req.raw_query_string,
+            headers: &headers,
+            body: &body,
+            received_at: Utc::now(),
+        })
+        .await;
+    Ok(json!({
+        "statusCode": answer.status,
+        "headers": {"content-type": "text/plain; charset=utf-8"},
+        "body": answer.body,
+    }))
 }
 
 /// Serves invocations until the runtime stops.
@@ -110,6 +164,14 @@ pub async fn serve() -> Result<()> {
     let base = path.parent().map(PathBuf::from).unwrap_or_default();
     let store = crate::open_store(&config, &base).await?;
     let driver = Driver::new(DriverOptions::default(), Arc::new(EnvSecrets));
+    let receiver = match role {
+        Role::Webhook => Some(Arc::new(crate::webhook::Receiver::new(
+            &config,
+            &EnvSecrets,
+            store.clone(),
+        )?)),
+        _ => None,
+    };
     let pipeline = Arc::new(Pipeline {
         store,
         config,
@@ -117,7 +179,16 @@ pub async fn serve() -> Result<()> {
     });
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
         let pipeline = pipeline.clone();
+        let receiver = receiver.clone();
         async move {
+            if let Some(receiver) = receiver {
+                return handle_webhook(&receiver, ev.payload)
+                    .await
+                    .map_err(|e| Diagnostic {
+                        error_type: "BadRequest".into(),
+                        error_message: format!("{e:#}"),
+                    });
+            }
             let event: Event = serde_json::from_value(ev.payload).map_err(|e| Diagnostic {
                 error_type: "BadEvent".into(),
                 error_message: format!("bad event: {e}"),

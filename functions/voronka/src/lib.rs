@@ -6,9 +6,11 @@
 
 pub mod cli;
 pub mod demo;
+pub mod export;
 pub mod lambda;
 pub mod pipeline;
 pub mod state;
+pub mod webhook;
 
 use anyhow::{Context, Result};
 use std::path::Path;

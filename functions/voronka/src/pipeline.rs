@@ -23,6 +23,9 @@ pub struct Pipeline {
     pub driver: Driver,
 }
 
+/// Watermark entry recording the last complete window's end.
+pub const LAST_WINDOW: &str = "_last_window_to";
+
 /// What one source account's ingest did.
 #[derive(Debug, Clone)]
 pub struct IngestSummary {
@@ -162,6 +165,11 @@ impl Pipeline {
                     ok: job.error.is_none(),
                     error: job.error.clone(),
                 });
+            }
+            // Remember that this account has had a complete run, so the
+            // next run uses the lookback rather than `start_date`.
+            if summary.failed.is_empty() && summary.jobs > 0 {
+                watermarks.insert(LAST_WINDOW.to_string(), to.to_string());
             }
             state::write_json(
                 &*self.store,
@@ -407,6 +415,14 @@ impl Pipeline {
         files.insert(
             "marts/checks.csv".into(),
             metrics::export::checks_csv(&marts).into_bytes(),
+        );
+        files.insert(
+            "marts/managers.csv".into(),
+            metrics::export::managers_csv(&marts, from, as_of).into_bytes(),
+        );
+        files.insert(
+            "marts/cohorts.csv".into(),
+            metrics::export::cohorts_csv(&marts).into_bytes(),
         );
         replace_prefix(&*self.store, "marts/", files).await?;
         Ok(marts)

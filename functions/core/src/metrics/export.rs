@@ -115,6 +115,60 @@ pub fn checks_csv(marts: &Marts) -> String {
     out
 }
 
+/// Optional money cell: 2 decimals, empty when undefined.
+pub fn money_cell(d: Option<Decimal>) -> String {
+    d.map(money).unwrap_or_default()
+}
+
+/// `managers.csv`: one row per month and manager whose month overlaps
+/// [from, to]; average checks, plan, remaining and forecast are money,
+/// empty when undefined (no sales, no plan).
+pub fn managers_csv(marts: &Marts, from: NaiveDate, to: NaiveDate) -> String {
+    let mut out = String::from(
+        "month,manager,leads,sales,revenue,avg_check1,avg_check2,plan_revenue,remaining,forecast\n",
+    );
+    let (first, last) = (crate::time::month_start(from), crate::time::month_start(to));
+    for r in &marts.managers {
+        let Some(month) = crate::time::parse_month(&r.month) else {
+            continue;
+        };
+        if month < first || month > last {
+            continue;
+        }
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            r.month,
+            text(&r.manager),
+            r.leads,
+            r.sales,
+            money(r.revenue),
+            money_cell(r.avg_check1),
+            money_cell(r.avg_check2),
+            money_cell(r.plan_revenue),
+            money_cell(r.remaining),
+            money_cell(r.forecast),
+        ));
+    }
+    out
+}
+
+/// `cohorts.csv`: monthly cohorts only (the weekly view is on the site),
+/// by cohort and age; `forecast` is `true` for projected cells.
+pub fn cohorts_csv(marts: &Marts) -> String {
+    let mut out = String::from("cohort,age,customers,revenue2,forecast\n");
+    for c in marts.cohorts.iter().filter(|c| c.granularity == "month") {
+        out.push_str(&format!(
+            "{},{},{},{},{}\n",
+            text(&c.cohort),
+            c.age,
+            c.customers,
+            money(c.revenue2),
+            c.forecast,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

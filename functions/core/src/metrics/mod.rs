@@ -3,9 +3,14 @@
 
 pub mod channel;
 pub mod checks;
+pub mod cohorts;
 pub mod engine;
 pub mod export;
+pub mod funnel;
+pub mod managers;
 pub mod marts;
+pub mod resolve;
 
-pub use engine::{Input, aggregate, ratio, romi, summarize};
+pub use engine::{Input, aggregate, marts_from, ratio, romi, summarize};
 pub use marts::*;
+pub use resolve::Resolved;

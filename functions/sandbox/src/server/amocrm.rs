@@ -42,8 +42,121 @@ fn validation(path: &str, detail: &str) -> Response {
     )
 }
 
+/// OAuth 2.0 state: the one live refresh token and every access token
+/// issued so far (an access token lives until the sandbox stops).
+pub(crate) struct OAuthState {
+    refresh: String,
+    access: Vec<String>,
+    issued: u64,
+}
+
+impl OAuthState {
+    pub fn new() -> OAuthState {
+        OAuthState {
+            refresh: super::AMOCRM_REFRESH_TOKEN.to_string(),
+            access: Vec::new(),
+            issued: 0,
+        }
+    }
+}
+
+fn oauth_problem(status: u16, hint: &str, detail: &str) -> Response {
+    json(
+        status,
+        PROBLEM,
+        &json!({
+            "hint": hint,
+            "title": "Некорректный запрос",
+            "type": "https://developers.amocrm.ru/v3/errors/OAuthProblemJson",
+            "status": status,
+            "detail": detail
+        }),
+    )
+}
+
+/// `POST /oauth2/access_token` (JSON or form body): `authorization_code`
+/// or `refresh_token`; each refresh rotates the pair.
+fn access_token(sh: &Shared, req: &Req) -> Response {
+    if req.method != Method::POST {
+        return problem(405, "Method Not Allowed", "Method Not Allowed");
+    }
+    let form = req.form();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    if get("client_id") != super::AMOCRM_CLIENT_ID
+        || get("client_secret") != super::AMOCRM_CLIENT_SECRET
+    {
+        return oauth_problem(
+            401,
+            "Check the `client_id` parameter",
+            "Client authentication failed",
+        );
+    }
+    let mut st = sh.amocrm_oauth.lock().expect("oauth state");
+    match get("grant_type") {
+        "authorization_code" => {
+            if get("code") != super::AMOCRM_AUTH_CODE {
+                return oauth_problem(
+                    400,
+                    "Cannot decrypt the authorization code",
+                    "The provided authorization grant (e.g., authorization code, resource owner credentials) or refresh token is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
+                );
+            }
+        }
+        "refresh_token" => {
+            if get("refresh_token") != st.refresh {
+                return oauth_problem(
+                    400,
+                    "Token has been revoked",
+                    "The refresh token is invalid.",
+                );
+            }
+        }
+        _ => {
+            return oauth_problem(
+                400,
+                "Check the `grant_type` parameter",
+                "The authorization grant type is not supported by the authorization server.",
+            );
+        }
+    }
+    st.issued += 1;
+    let n = st.issued;
+    let access = format!("sandbox-amocrm-access-{n}");
+    st.refresh = format!("sandbox-amocrm-refresh-{n}");
+    st.access.push(access.clone());
+    json(
+        200,
+        "application/json",
+        &json!({
+            "token_type": "Bearer",
+            "expires_in": 86400,
+            "access_token": access,
+            "refresh_token": st.refresh,
+        }),
+    )
+}
+
 pub(crate) fn handle(sh: &Shared, req: &Req) -> Response {
-    if req.bearer() != Some(super::AMOCRM_TOKEN) {
+    if req.path.trim_end_matches('/') == "/oauth2/access_token" {
+        return access_token(sh, req);
+    }
+    let authorized = match req.bearer() {
+        Some(t) if t == super::AMOCRM_TOKEN => true,
+        Some(t) => sh
+            .amocrm_oauth
+            .lock()
+            .expect("oauth state")
+            .access
+            .iter()
+            .any(|a| a == t),
+        None => false,
+    };
+    if !authorized {
         return problem(401, "Unauthorized", "Unauthorized");
     }
     if req.method != Method::GET {

@@ -1,14 +1,24 @@
 //! The fake vendor APIs: one axum server on 127.0.0.1, one prefix per
-//! vendor slug (`/amocrm`, `/getcourse`, `/yandex_direct`, `/facebook`,
-//! `/cbr`); behind each prefix the vendor's real paths.
+//! vendor slug ([`SLUGS`]: `/amocrm`, `/getcourse`, `/yandex_direct`,
+//! `/facebook`, `/cbr`, `/bizon365`, `/salebot`, `/ga4`, `/tiktok`,
+//! `/vk_ads`, `/mytarget`, `/google_ads`); behind each prefix the vendor's
+//! real paths, plus token endpoints: amoCRM `POST /oauth2/access_token`
+//! (rotating refresh tokens), GA4 `POST /token` (JWT bearer), VK Ads and
+//! myTarget `POST /api/v2/oauth2/token.json`, Google Ads `POST /token`.
 
 // Handlers return the vendor's error response as the `Err` of small helpers.
 #![allow(clippy::result_large_err)]
 
 mod amocrm;
+mod bizon;
 mod cbr;
 mod facebook;
+mod ga4;
 mod getcourse;
+mod google_ads;
+mod salebot;
+mod tiktok;
+mod vk;
 mod yandex;
 
 use crate::model::School;
@@ -29,9 +39,64 @@ pub const GETCOURSE_KEY: &str = "sandbox-getcourse-key";
 pub const YANDEX_TOKEN: &str = "sandbox-yandex-token";
 /// Meta: query parameter `access_token=<FACEBOOK_TOKEN>`.
 pub const FACEBOOK_TOKEN: &str = "sandbox-facebook-token";
+/// amoCRM OAuth (`POST /oauth2/access_token`): the integration's client id.
+pub const AMOCRM_CLIENT_ID: &str = "sandbox-amocrm-client-id";
+/// amoCRM OAuth: the integration's secret.
+pub const AMOCRM_CLIENT_SECRET: &str = "sandbox-amocrm-client-secret";
+/// amoCRM OAuth: the first refresh token (valid until used once; each
+/// refresh returns a new pair and revokes the refresh token it used).
+pub const AMOCRM_REFRESH_TOKEN: &str = "sandbox-amocrm-refresh-0";
+/// amoCRM OAuth: an authorization code (`grant_type=authorization_code`),
+/// good any number of times; it starts a fresh refresh chain.
+pub const AMOCRM_AUTH_CODE: &str = "sandbox-amocrm-auth-code";
+/// amoCRM OAuth: `redirect_uri` is not checked.
+pub const AMOCRM_REDIRECT_URI: &str = "https://example.com/amocrm/oauth";
+/// Bizon365: header `X-Token: <BIZON_TOKEN>`.
+pub const BIZON_TOKEN: &str = "sandbox-bizon-token";
+/// Salebot: the API key, as a path segment (`/salebot/<key>/get_clients`)
+/// or a query parameter `api_key`.
+pub const SALEBOT_KEY: &str = "sandbox-salebot-key";
+/// GA4: the property id (`/ga4/v1beta/properties/<id>:runReport`).
+pub const GA4_PROPERTY: &str = "412345678";
+/// GA4: the Bearer token `POST /ga4/token` gives for any JWT assertion.
+pub const GA4_ACCESS_TOKEN: &str = "sandbox-ga4-access";
+/// TikTok: header `Access-Token: <TIKTOK_TOKEN>` (long-lived, no refresh).
+pub const TIKTOK_TOKEN: &str = "sandbox-tiktok-token";
+/// VK Ads and myTarget: the OAuth2 client id (`client_credentials`).
+pub const VK_CLIENT_ID: &str = "sandbox-vk-client-id";
+/// VK Ads and myTarget: the OAuth2 client secret.
+pub const VK_CLIENT_SECRET: &str = "sandbox-vk-client-secret";
+/// VK Ads and myTarget: the Bearer token the token endpoint gives.
+pub const VK_ACCESS_TOKEN: &str = "sandbox-vk-access";
+/// VK Ads and myTarget: the refresh token the token endpoint gives.
+pub const VK_REFRESH_TOKEN: &str = "sandbox-vk-refresh";
+/// Google Ads: header `developer-token`.
+pub const GOOGLE_DEVELOPER_TOKEN: &str = "sandbox-google-developer-token";
+/// Google Ads: the Bearer token (also what `POST /google_ads/token` gives).
+pub const GOOGLE_ACCESS_TOKEN: &str = "sandbox-google-access";
+/// Google Ads OAuth: client id, secret and refresh token accepted by
+/// `POST /google_ads/token` (`grant_type=refresh_token`).
+pub const GOOGLE_CLIENT_ID: &str = "sandbox-google-client-id";
+pub const GOOGLE_CLIENT_SECRET: &str = "sandbox-google-client-secret";
+pub const GOOGLE_REFRESH_TOKEN: &str = "sandbox-google-refresh";
+/// Google Ads: the manager account (`login-customer-id`; optional).
+pub const GOOGLE_LOGIN_CUSTOMER_ID: &str = "8127734509";
 
 /// The vendor prefixes served, also the keys of [`Sandbox::requests`].
-pub const SLUGS: [&str; 5] = ["amocrm", "getcourse", "yandex_direct", "facebook", "cbr"];
+pub const SLUGS: [&str; 12] = [
+    "amocrm",
+    "getcourse",
+    "yandex_direct",
+    "facebook",
+    "cbr",
+    "bizon365",
+    "salebot",
+    "ga4",
+    "tiktok",
+    "vk_ads",
+    "mytarget",
+    "google_ads",
+];
 
 /// Knobs of the fakes (fault injection, waits).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +129,9 @@ pub(crate) struct Shared {
     pub opts: SandboxOptions,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
-    counters: [AtomicU64; 5],
+    counters: [AtomicU64; 12],
     pub getcourse: Mutex<getcourse::GcState>,
+    pub amocrm_oauth: Mutex<amocrm::OAuthState>,
     pub yandex: Mutex<HashMap<(String, String), (serde_json::Value, u32)>>,
     pub request_seq: AtomicU64,
 }
@@ -108,6 +174,7 @@ impl Sandbox {
             base: format!("http://{addr}"),
             counters: Default::default(),
             getcourse: Mutex::new(getcourse::GcState::new()),
+            amocrm_oauth: Mutex::new(amocrm::OAuthState::new()),
             yandex: Mutex::new(HashMap::new()),
             request_seq: AtomicU64::new(0),
         });
@@ -189,6 +256,30 @@ impl Req {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Decoded `application/x-www-form-urlencoded` body pairs, or the
+    /// string-valued fields of a JSON object body.
+    pub fn form(&self) -> Vec<(String, String)> {
+        let trimmed = self.body.trim_ascii_start();
+        if trimmed.starts_with(b"{") {
+            if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(&self.body) {
+                return m
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        (k, v)
+                    })
+                    .collect();
+            }
+            return Vec::new();
+        }
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
     }
 
     pub fn bearer(&self) -> Option<&str> {
@@ -279,6 +370,13 @@ async fn dispatch(
         "yandex_direct" => yandex::handle(&shared, &req),
         "facebook" => facebook::handle(&shared, &req, seq),
         "cbr" => cbr::handle(&shared, &req),
+        "bizon365" => bizon::handle(&shared, &req),
+        "salebot" => salebot::handle(&shared, &req),
+        "ga4" => ga4::handle(&shared, &req),
+        "tiktok" => tiktok::handle(&shared, &req),
+        "vk_ads" => vk::handle(&shared, &req, vk::Family::VkAds),
+        "mytarget" => vk::handle(&shared, &req, vk::Family::MyTarget),
+        "google_ads" => google_ads::handle(&shared, &req),
         _ => not_found(),
     }
 }

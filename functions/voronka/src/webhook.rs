@@ -1,0 +1,347 @@
+//! The webhook receiver: vendors push (Tilda forms), voronka stores.
+//!
+//! One `Receiver` serves `voronka serve` locally and the `webhook` Lambda
+//! role behind a function URL. For each delivery it checks the secret
+//! token (constant time), caps the body size, writes the body exactly as
+//! received with its receipt time to `raw/` — before anything parses it —
+//! and answers 200 at once. It never waits for the pipeline: the next
+//! normalization picks the delivery up, and a re-delivered `tranid` is one
+//! record there.
+//!
+//! Route: `POST /webhook/<slug>/<account>?token=<secret>` (the token may
+//! also come in the `X-Voronka-Token` header). Sources that push:
+//! `tilda`.
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use voronka_connectors::RawEnvelope;
+use voronka_connectors::driver::SecretSource;
+use voronka_core::config::Config;
+use voronka_store::Store;
+
+/// Largest body accepted (a Tilda form is a few KiB).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Sources whose webhooks this receiver accepts.
+pub const PUSH_SOURCES: [&str; 1] = ["tilda"];
+
+/// One delivery as received.
+#[derive(Debug, Clone)]
+pub struct Delivery<'a> {
+    /// Request path, e.g. `/webhook/tilda/main`.
+    pub path: &'a str,
+    /// Raw query string without the leading `?`.
+    pub query: &'a str,
+    /// Header names lowercased.
+    pub headers: &'a BTreeMap<String, String>,
+    pub body: &'a [u8],
+    pub received_at: DateTime<Utc>,
+}
+
+/// What to answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: &'static str,
+}
+
+const OK: Answer = Answer {
+    status: 200,
+    body: "ok",
+};
+
+struct Route {
+    slug: String,
+    account: String,
+    token: String,
+}
+
+pub struct Receiver {
+    store: Arc<dyn Store>,
+    routes: Vec<Route>,
+    seq: AtomicU64,
+    /// Distinguishes concurrent receivers (processes, Lambda instances).
+    instance: String,
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    diff == 0
+}
+
+fn query_param<'q>(query: &'q str, name: &str) -> Option<std::borrow::Cow<'q, str>> {
+    url_pairs(query).find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, std::borrow::Cow<'_, str>)> {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k).into_owned(), percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['%', '+']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The query without the `token` parameter (it must never be stored).
+fn strip_token(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some("token"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Receiver {
+    /// Builds the routes from the config: every account of a push source
+    /// must name a `webhook_token` credential (never an open endpoint).
+    pub fn new(
+        config: &Config,
+        secrets: &dyn SecretSource,
+        store: Arc<dyn Store>,
+    ) -> Result<Receiver> {
+        let mut routes = Vec::new();
+        for slug in PUSH_SOURCES {
+            let Some(source) = config.sources.get(slug) else {
+                continue;
+            };
+            if !source.enabled {
+                continue;
+            }
+            for (i, account) in source.accounts.iter().enumerate() {
+                let key = format!("sources.{slug}.accounts[{i}].credentials.webhook_token");
+                let r = account.credentials.get("webhook_token").with_context(|| {
+                    format!("config key `{key}` is missing: a webhook needs a secret token")
+                })?;
+                let token = secrets
+                    .resolve("webhook_token", r)
+                    .map_err(|e| anyhow::anyhow!("config key `{key}`: {e}"))?;
+                if token.len() < 16 {
+                    bail!("config key `{key}`: the token must have at least 16 characters");
+                }
+                routes.push(Route {
+                    slug: slug.to_string(),
+                    account: account.id.clone(),
+                    token,
+                });
+            }
+        }
+        let now = Utc::now();
+        Ok(Receiver {
+            store,
+            routes,
+            seq: AtomicU64::new(0),
+            instance: format!("{}{:09}", std::process::id(), now.timestamp_subsec_nanos()),
+        })
+    }
+
+    /// The paths this receiver answers.
+    pub fn paths(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .map(|r| format!("/webhook/{}/{}", r.slug, r.account))
+            .collect()
+    }
+
+    /// Handles one delivery: authenticate, cap, store, answer.
+    pub async fn handle(&self, d: &Delivery<'_>) -> Answer {
+        let Some(route) = self
+            .routes
+            .iter()
+            .find(|r| d.path.trim_end_matches('/') == format!("/webhook/{}/{}", r.slug, r.account))
+        else {
+            return Answer {
+                status: 404,
+                body: "unknown webhook",
+            };
+        };
+        let given = query_param(d.query, "token")
+            .map(|t| t.into_owned())
+            .or_else(|| d.headers.get("x-voronka-token").cloned())
+            .unwrap_or_default();
+        if !constant_time_eq(given.as_bytes(), route.token.as_bytes()) {
+            return Answer {
+                status: 403,
+                body: "bad token",
+            };
+        }
+        if d.body.len() > MAX_BODY {
+            return Answer {
+                status: 413,
+                body: "body too large",
+            };
+        }
+        let content_type = d
+            .headers
+            .get("content-type")
+            .map(String::as_str)
+            .unwrap_or("");
+        let query = strip_token(d.query);
+        // Store before anything else; a key collision (two instances in
+        // the same nanosecond) takes the next sequence number.
+        for _ in 0..5 {
+            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+            let run = format!(
+                "{}-wh{}",
+                d.received_at.format("%Y%m%dT%H%M%S%3fZ"),
+                self.instance
+            );
+            let env: RawEnvelope = match route.slug.as_str() {
+                "tilda" => voronka_connectors::tilda::webhook_envelope(
+                    &route.account,
+                    &query,
+                    content_type,
+                    d.body,
+                    d.received_at,
+                    &run,
+                    seq,
+                ),
+                _ => {
+                    return Answer {
+                        status: 404,
+                        body: "unknown webhook",
+                    };
+                }
+            };
+            match self
+                .store
+                .put_if_absent(&env.key(), Bytes::from(env.to_json()))
+                .await
+            {
+                Ok(true) => return OK,
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(
+                        "webhook {}:{}: cannot store: {e}",
+                        route.slug,
+                        route.account
+                    );
+                    // 5xx makes Tilda retry (twice, a minute apart).
+                    return Answer {
+                        status: 503,
+                        body: "storage unavailable",
+                    };
+                }
+            }
+        }
+        Answer {
+            status: 503,
+            body: "storage busy",
+        }
+    }
+}
+
+/// `voronka serve`: the receiver over HTTP.
+pub async fn serve(receiver: Arc<Receiver>, bind: std::net::SocketAddr) -> Result<()> {
+    use axum::extract::{DefaultBodyLimit, Request};
+    use axum::http::StatusCode;
+    use axum::routing::post;
+
+    let app = axum::Router::new()
+        .route(
+            "/webhook/{slug}/{account}",
+            post(move |req: Request| {
+                let receiver = receiver.clone();
+                async move {
+                    let received_at = Utc::now();
+                    let (parts, body) = req.into_parts();
+                    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY + 1).await else {
+                        return (StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+                    };
+                    let headers: BTreeMap<String, String> = parts
+                        .headers
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            Some((
+                                k.as_str().to_ascii_lowercase(),
+                                v.to_str().ok()?.to_string(),
+                            ))
+                        })
+                        .collect();
+                    let answer = receiver
+                        .handle(&Delivery {
+                            path: parts.uri.path(),
+                            query: parts.uri.query().unwrap_or(""),
+                            headers: &headers,
+                            body: &bytes,
+                            received_at,
+                        })
+                        .await;
+                    (
+                        StatusCode::from_u16(answer.status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                        answer.body,
+                    )
+                }
+            }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY + 1));
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    axum::serve(listener, app)
+        .await
+        .context("webhook server stopped")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(constant_time_eq(b"secret-token-123", b"secret-token-123"));
+        assert!(!constant_time_eq(b"secret-token-123", b"secret-token-124"));
+        assert!(!constant_time_eq(b"secret", b"secret-longer"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn token_is_read_and_stripped() {
+        assert_eq!(
+            query_param("a=1&token=abc%2B1", "token").as_deref(),
+            Some("abc+1")
+        );
+        assert_eq!(strip_token("token=abc&formid=1"), "formid=1");
+        assert_eq!(strip_token("formid=1&token=abc"), "formid=1");
+        assert_eq!(percent_decode("%D0%90%41+b%"), "АA b%");
+    }
+}
