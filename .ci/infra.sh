@@ -18,10 +18,11 @@ venv="${VORONKA_INFRA_VENV:-$HOME/.cache/voronka/infra-venv}"
 step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
 step "infra tools"
-if [[ ! -x "$venv/bin/cfn-lint" || ! -x "$venv/bin/checkov" ]]; then
+if [[ ! -x "$venv/bin/cfn-lint" || ! -x "$venv/bin/checkov" ]] \
+   || ! "$venv/bin/cfn-lint" --version 2>/dev/null | grep -q 1.58.0; then
   started=$SECONDS
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check cfn-lint checkov
+  "$venv/bin/pip" install -q --disable-pip-version-check "cfn-lint==1.58.0" "checkov==3.3.30"
   echo "installed cfn-lint and checkov into $venv in $((SECONDS - started)) s"
 fi
 "$venv/bin/cfn-lint" --version

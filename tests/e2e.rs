@@ -76,7 +76,15 @@ async fn demo_renders_the_site_from_vendor_payloads_and_is_deterministic() {
     for entity in [
         "ad_stat/facebook",
         "ad_stat/yandex_direct",
+        "ad_stat/tiktok",
+        "ad_stat/vk_ads",
+        "ad_stat/mytarget",
+        "ad_stat/google_ads",
         "lead/tilda",
+        "lead/salebot",
+        "session/ga4",
+        "webinar/bizon365",
+        "webinar_viewer/bizon365",
         "deal/amocrm",
         "contact/amocrm",
         "order/getcourse",
@@ -90,6 +98,16 @@ async fn demo_renders_the_site_from_vendor_payloads_and_is_deterministic() {
             "no normalized {entity}"
         );
     }
+    // Attendance from Bizon viewers, sessions from GA4, YouTube from
+    // Google Ads video campaigns.
+    assert!(s.leads > 0 && ra.marts.channels.iter().map(|r| r.attendees).sum::<u64>() > 0);
+    assert!(ra.marts.channels.iter().map(|r| r.sessions).sum::<u64>() > 0);
+    assert!(
+        ra.marts
+            .channels
+            .iter()
+            .any(|r| r.platform == "youtube" && r.spend > rust_decimal::Decimal::ZERO)
+    );
     // Instagram rows came out of Facebook insights.
     assert!(
         ra.marts

@@ -2,4 +2,6 @@
 
 mod e2e;
 mod from_raw;
+mod lambda_runtime;
+mod normalize;
 mod webhook;

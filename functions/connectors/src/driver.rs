@@ -384,6 +384,12 @@ impl Driver {
         &self.tokens
     }
 
+    /// The secret source credentials are resolved from (the site's link
+    /// secret is read the same way).
+    pub fn secrets(&self) -> &dyn SecretSource {
+        self.secrets.as_ref()
+    }
+
     pub fn options(&self) -> &DriverOptions {
         &self.opts
     }

@@ -24,6 +24,37 @@
 //! Options: `school` (the `{school}.getcourse.ru` subdomain; required unless
 //! the account sets `base_url`), `poll_interval_secs` (default 30),
 //! `crm_deal_field` (the name of the order column holding the CRM deal id).
+//!
+//! **Webhooks** (entity `webhook`, stored by the receiver with
+//! [`webhook_envelope`]): two kinds of delivery, told apart by the body.
+//!
+//! - New-API webhooks: a JSON **array** of events (`getcourse/dealCreated`,
+//!   `getcourse/dealPaid`, `getcourse/dealStatusChanged`). Each event gives
+//!   an [`Order`] upsert keyed by `deal.id` (the export's `ID заказа`):
+//!   `number`, `status` (codes, see [`order_status`]; `"false"` is a
+//!   status), `cost` (string or number) in `currency`, `createdAt`,
+//!   `user.email`. `isPayed` (bool or 0/1) is read only when `status` is
+//!   absent; a free deal arrives `payed` with `isPayed: 0` and stays paid.
+//!   `clientDealNumber` (string or number) is not used. One payment fires
+//!   `dealPaid` and `dealStatusChanged` with the same `ts`: both give the
+//!   same record key; within one body only the latest event per deal
+//!   (by `ts`, then position) is kept, across deliveries the pipeline's
+//!   upsert collapses them.
+//! - Process callbacks ("Вызвать URL"): the data is in the **query
+//!   string** (GET or POST; a form body fills in what the query lacks).
+//!   `deal_id` (or `id`), `status` and `cost_money_value` / `cost` /
+//!   `cost_money` are required, else a parse error names the missing
+//!   parameter; `number`, `email`, `name` / `first_name` + `last_name`,
+//!   `phone`, `currency`, `positions` and `created_at` are read when
+//!   present. Without `created_at` the receipt time stands in.
+//!
+//! **Webhooks give no payments.** `payedValue` is cumulative and a
+//! delivery says nothing about earlier ones (GetCourse does not promise
+//! order or completeness), so the paid delta is not derivable from one
+//! envelope; the daily payments export stays the source of money. A
+//! webhook order also carries fewer fields than an export row (no UTM,
+//! product, manager or CRM deal id): being the later version of the same
+//! key, it replaces the exported one until the next export of that order.
 
 use crate::{
     AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
@@ -376,6 +407,10 @@ impl Connector for Getcourse {
         if envelope.status != 200 {
             return out;
         }
+        if envelope.entity == "webhook" {
+            webhook(envelope, ctx, &mut out);
+            return out;
+        }
         let kind =
             Kind::from_name(envelope.meta("kind")).or_else(|| Kind::from_name(&envelope.entity));
         let Some(kind) = kind else {
@@ -715,4 +750,473 @@ fn payments(t: &Table, items: &[Value], ctx: &NormalizeContext<'_>, tz: Tz, out:
             phone: t.get(row, "Телефон"),
         }));
     }
+}
+
+/// The path the webhook receiver is expected to serve (recorded in `raw/`).
+pub const WEBHOOK_PATH: &str = "/getcourse/webhook";
+
+/// Builds the raw-zone envelope of one webhook delivery: a new-API event
+/// array (POST body) or a process callback (data in the query string, GET
+/// or POST).
+///
+/// `query_without_token` is the request's query string with the token
+/// already removed; any credential-like parameter still there is recorded
+/// as `***`. The query is kept in `request.url` (the callback's data), the
+/// method in `request.method`, the content type as the `content-type`
+/// header, the body byte-exact; status 200 ("accepted").
+#[allow(clippy::too_many_arguments)]
+pub fn webhook_envelope(
+    account: &str,
+    method: &str,
+    query_without_token: &str,
+    content_type: &str,
+    body: &[u8],
+    received_at: DateTime<Utc>,
+    run: &str,
+    seq: u64,
+) -> RawEnvelope {
+    let query = crate::tilda::redact_query(query_without_token.trim_start_matches('?'));
+    let url = if query.is_empty() {
+        WEBHOOK_PATH.to_string()
+    } else {
+        format!("{WEBHOOK_PATH}?{query}")
+    };
+    let (body_encoding, body) = RawEnvelope::encode_body(body);
+    let mut headers = BTreeMap::new();
+    if !content_type.is_empty() {
+        headers.insert("content-type".to_string(), content_type.to_string());
+    }
+    RawEnvelope {
+        v: RawEnvelope::VERSION,
+        source: SLUG.to_string(),
+        account: account.to_string(),
+        run: run.to_string(),
+        seq,
+        entity: "webhook".to_string(),
+        window_from: None,
+        window_to: None,
+        meta: BTreeMap::new(),
+        request: crate::raw::RawRequest {
+            method: method.to_ascii_uppercase(),
+            url,
+            body: None,
+        },
+        status: 200,
+        headers,
+        received_at,
+        body_encoding,
+        body,
+    }
+}
+
+const DEAL_EVENTS: [&str; 3] = [
+    "getcourse/dealCreated",
+    "getcourse/dealPaid",
+    "getcourse/dealStatusChanged",
+];
+
+/// A scalar as text: strings trimmed, numbers printed, null/absent "".
+fn scalar(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A money value: a JSON number (exactly as written) or a string such as
+/// `"14900"`, `"14 900 руб."`; with the currency a string names.
+fn money(v: &Value) -> Result<(Decimal, Option<String>), String> {
+    match v {
+        Value::Number(n) => {
+            let s = n.to_string();
+            Decimal::from_str(&s)
+                .or_else(|_| Decimal::from_scientific(&s))
+                .map(|d| (d, None))
+                .map_err(|_| format!("not an amount: {s}"))
+        }
+        Value::String(s) => parse_amount(s),
+        Value::Null => Err("missing".into()),
+        other => Err(format!("not an amount: {other}")),
+    }
+}
+
+/// `isPayed`: a bool, 0/1, or their strings.
+fn flag(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_f64() {
+            Some(0.0) => Some(false),
+            Some(1.0) => Some(true),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" => Some(true),
+            "0" | "false" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An instant: RFC 3339 (`2026-01-15T09:00:00Z`), else account-local
+/// `YYYY-MM-DD HH:MM[:SS]` / `DD.MM.YYYY HH:MM[:SS]`.
+fn instant(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(naive) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
+        return Ok(voronka_core::time::from_local(naive, tz));
+    }
+    parse_local_time(s, tz)
+}
+
+/// The account currency for deliveries that name none (default RUB).
+fn default_currency(ctx: &NormalizeContext<'_>) -> String {
+    ctx.account
+        .currency
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| "RUB".to_string())
+}
+
+fn webhook(envelope: &RawEnvelope, ctx: &NormalizeContext<'_>, out: &mut Normalized) {
+    let delivery = format!("webhook {}-{}", envelope.run, envelope.seq);
+    let bytes = match envelope.body_bytes() {
+        Ok(b) => b,
+        Err(e) => {
+            out.rejected
+                .push(ParseError::new(SLUG, delivery, "body", e));
+            return;
+        }
+    };
+    let trimmed = bytes.trim_ascii();
+    if trimmed.starts_with(b"[") || trimmed.starts_with(b"{") {
+        match serde_json::from_slice::<Value>(trimmed) {
+            Ok(Value::Array(events)) => deal_events(&events, ctx, out),
+            Ok(event @ Value::Object(_)) => deal_events(std::slice::from_ref(&event), ctx, out),
+            Ok(other) => out.rejected.push(ParseError::new(
+                SLUG,
+                delivery,
+                "body",
+                format!("expected an array of events, got {other}"),
+            )),
+            Err(e) => out.rejected.push(ParseError::new(
+                SLUG,
+                delivery,
+                "body",
+                format!("not JSON: {e}"),
+            )),
+        }
+        return;
+    }
+    callback(envelope, &bytes, ctx, &delivery, out);
+}
+
+/// New-API events → orders, the latest event per deal only.
+fn deal_events(events: &[Value], ctx: &NormalizeContext<'_>, out: &mut Normalized) {
+    let tz = ctx.tz();
+    // deal id -> ((ts, position), order)
+    type Rank = (Option<DateTime<Utc>>, usize);
+    let mut kept: BTreeMap<String, (Rank, Order)> = BTreeMap::new();
+    for (i, event) in events.iter().enumerate() {
+        let deal = event.get("deal");
+        let id = scalar(deal.and_then(|d| d.get("id")));
+        let record = if id.is_empty() {
+            format!("event {}", i + 1)
+        } else {
+            format!("deal {id}")
+        };
+        let err =
+            |field: &str, reason: String| ParseError::new(SLUG, record.clone(), field, reason);
+        let kind = scalar(event.get("eventType"));
+        if !DEAL_EVENTS.contains(&kind.as_str()) {
+            out.rejected.push(err(
+                "eventType",
+                format!("unknown event type {kind:?} (expected a getcourse/deal… event)"),
+            ));
+            continue;
+        }
+        let Some(deal) = deal.filter(|d| d.is_object()) else {
+            out.rejected.push(err("deal", "missing deal object".into()));
+            continue;
+        };
+        if id.is_empty() {
+            out.rejected.push(err("deal.id", "missing deal id".into()));
+            continue;
+        }
+        let created = scalar(deal.get("createdAt"));
+        let created_at = match instant(&created, tz) {
+            Ok(t) => t,
+            Err(e) => {
+                out.rejected.push(err("deal.createdAt", e));
+                continue;
+            }
+        };
+        let status_code = scalar(deal.get("status"));
+        let status = if status_code.is_empty() {
+            match deal.get("isPayed").and_then(flag) {
+                Some(true) => Some(OrderStatus::Paid),
+                _ => None,
+            }
+        } else {
+            order_status(&status_code)
+        };
+        let Some(status) = status else {
+            out.rejected.push(err(
+                "deal.status",
+                format!("unknown or missing deal status {status_code:?}"),
+            ));
+            continue;
+        };
+        let (cost, named) = match deal.get("cost") {
+            None | Some(Value::Null) => (Decimal::ZERO, None),
+            Some(v) => match money(v) {
+                Ok(m) => m,
+                Err(e) => {
+                    out.rejected.push(err("deal.cost", e));
+                    continue;
+                }
+            },
+        };
+        let currency = scalar(deal.get("currency"));
+        let currency = match (currency.is_empty(), named) {
+            (false, Some(n)) if !n.eq_ignore_ascii_case(&currency) => {
+                out.rejected.push(err(
+                    "deal.cost",
+                    format!("amount in {n} but deal.currency is {currency}"),
+                ));
+                continue;
+            }
+            (false, _) => currency.to_ascii_uppercase(),
+            (true, Some(n)) => n,
+            (true, None) => default_currency(ctx),
+        };
+        let user = event.get("user");
+        let user_field = |k: &str| scalar(user.and_then(|u| u.get(k)));
+        let name = {
+            let n = user_field("name");
+            if n.is_empty() {
+                join_name(&user_field("first_name"), &user_field("last_name"))
+            } else {
+                n
+            }
+        };
+        let ts = event
+            .get("ts")
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|| {
+                event
+                    .get("ts64")
+                    .and_then(Value::as_i64)
+                    .and_then(|s| DateTime::from_timestamp(s, 0))
+            });
+        let order = Order {
+            source: SLUG.to_string(),
+            account: ctx.account.id.clone(),
+            id: id.clone(),
+            number: scalar(deal.get("number")),
+            created_at,
+            name,
+            email: user_field("email"),
+            phone: user_field("phone"),
+            cost,
+            currency,
+            status,
+            product: String::new(),
+            manager: String::new(),
+            crm_deal_id: String::new(),
+            utm: Utm::default(),
+        };
+        let rank = (ts, i);
+        match kept.get(&id) {
+            Some((prev, _)) if *prev > rank => {}
+            _ => {
+                kept.insert(id, (rank, order));
+            }
+        }
+    }
+    let mut orders: Vec<_> = kept.into_values().collect();
+    orders.sort_by_key(|((_, i), _)| *i);
+    out.records
+        .extend(orders.into_iter().map(|(_, o)| Record::Order(o)));
+}
+
+fn join_name(first: &str, last: &str) -> String {
+    [first, last]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A process callback ("Вызвать URL") → one order.
+fn callback(
+    envelope: &RawEnvelope,
+    body: &[u8],
+    ctx: &NormalizeContext<'_>,
+    delivery: &str,
+    out: &mut Normalized,
+) {
+    let query = envelope
+        .request
+        .url
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or("");
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes())
+        .chain(url::form_urlencoded::parse(body.trim_ascii()))
+    {
+        fields
+            .entry(k.trim().to_string())
+            .or_insert_with(|| v.trim().to_string());
+    }
+    if fields.is_empty() {
+        out.rejected.push(ParseError::new(
+            SLUG,
+            delivery,
+            "query",
+            "empty delivery: no query parameters and no body",
+        ));
+        return;
+    }
+    // A variable GetCourse could not fill stays as written: `{object.id}`.
+    let unfilled = |v: &str| v.starts_with('{') && v.ends_with('}');
+    let get = |k: &str| -> Result<Option<&str>, String> {
+        match fields.get(k).map(String::as_str) {
+            None | Some("") => Ok(None),
+            Some(v) if unfilled(v) => Err(format!("template variable {v} was not filled in")),
+            Some(v) => Ok(Some(v)),
+        }
+    };
+    let first = |keys: &[&str]| -> Result<Option<(String, String)>, (String, String)> {
+        for k in keys {
+            match get(k) {
+                Ok(Some(v)) => return Ok(Some((k.to_string(), v.to_string()))),
+                Ok(None) => {}
+                Err(e) => return Err((k.to_string(), e)),
+            }
+        }
+        Ok(None)
+    };
+    let id = match first(&["deal_id", "id"]) {
+        Ok(Some((_, v))) => v,
+        Ok(None) => {
+            out.rejected.push(ParseError::new(
+                SLUG,
+                delivery,
+                "deal_id",
+                "missing: add deal_id={object.id} to the callback URL",
+            ));
+            return;
+        }
+        Err((k, e)) => {
+            out.rejected.push(ParseError::new(SLUG, delivery, k, e));
+            return;
+        }
+    };
+    let record = format!("deal {id}");
+    let err = |field: &str, reason: String| ParseError::new(SLUG, record.clone(), field, reason);
+    let optional = |k: &str| get(k).ok().flatten().unwrap_or("").to_string();
+    let status = match first(&["status"]) {
+        Ok(Some((_, label))) => match order_status(&label) {
+            Some(s) => s,
+            None => {
+                out.rejected
+                    .push(err("status", format!("unknown deal status {label:?}")));
+                return;
+            }
+        },
+        Ok(None) => {
+            out.rejected.push(err(
+                "status",
+                "missing: add status={object.status} to the callback URL".into(),
+            ));
+            return;
+        }
+        Err((k, e)) => {
+            out.rejected.push(err(&k, e));
+            return;
+        }
+    };
+    let (cost_key, cost_text) = match first(&["cost_money_value", "cost", "cost_money"]) {
+        Ok(Some(kv)) => kv,
+        Ok(None) => {
+            out.rejected.push(err(
+                "cost_money_value",
+                "missing: add cost_money_value={object.cost_money_value} (or cost) to the callback URL"
+                    .into(),
+            ));
+            return;
+        }
+        Err((k, e)) => {
+            out.rejected.push(err(&k, e));
+            return;
+        }
+    };
+    let (cost, named) = match parse_amount(&cost_text) {
+        Ok(m) => m,
+        Err(e) => {
+            out.rejected.push(err(&cost_key, e));
+            return;
+        }
+    };
+    let currency = optional("currency");
+    let currency = match (currency.is_empty(), named) {
+        (false, Some(n)) if !n.eq_ignore_ascii_case(&currency) => {
+            out.rejected.push(err(
+                &cost_key,
+                format!("amount in {n} but currency is {currency}"),
+            ));
+            return;
+        }
+        (false, _) => currency.to_ascii_uppercase(),
+        (true, Some(n)) => n,
+        (true, None) => default_currency(ctx),
+    };
+    let created_at = match get("created_at") {
+        Ok(Some(s)) => match instant(s, ctx.tz()) {
+            Ok(t) => t,
+            Err(e) => {
+                out.rejected.push(err("created_at", e));
+                return;
+            }
+        },
+        Ok(None) => envelope.received_at,
+        Err(e) => {
+            out.rejected.push(err("created_at", e));
+            return;
+        }
+    };
+    let name = {
+        let n = optional("name");
+        if n.is_empty() {
+            join_name(&optional("first_name"), &optional("last_name"))
+        } else {
+            n
+        }
+    };
+    out.records.push(Record::Order(Order {
+        source: SLUG.to_string(),
+        account: ctx.account.id.clone(),
+        id,
+        number: optional("number"),
+        created_at,
+        name,
+        email: optional("email"),
+        phone: optional("phone"),
+        cost,
+        currency,
+        status,
+        product: optional("positions"),
+        manager: String::new(),
+        crm_deal_id: String::new(),
+        utm: Utm::default(),
+    }));
 }

@@ -141,7 +141,8 @@ mod tests {
 
     #[test]
     fn non_utf8_body_round_trips_exactly() {
-        let bytes = b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><a>\xc4\xee\xeb\xeb\xe0\xf0</a>";
+        let bytes =
+            b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><a>\xc4\xee\xeb\xeb\xe0\xf0</a>";
         let (enc, body) = RawEnvelope::encode_body(bytes);
         assert_eq!(enc, "base64");
         let env = RawEnvelope {
@@ -167,6 +168,10 @@ mod tests {
         };
         let back = RawEnvelope::from_json(&env.to_json()).unwrap();
         assert_eq!(back.body_bytes().unwrap(), bytes.to_vec());
-        assert!(back.key().starts_with("raw/cbr/cbr/2025/11/24/"), "{}", back.key());
+        assert!(
+            back.key().starts_with("raw/cbr/cbr/2025/11/24/"),
+            "{}",
+            back.key()
+        );
     }
 }

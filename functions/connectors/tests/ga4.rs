@@ -114,10 +114,22 @@ fn session(d: u32, utm: (&str, &str, &str), dims: &str, sessions: u64, users: u6
 fn expected_all() -> Vec<Record> {
     vec![
         session(1, ("", "", ""), "(direct)|(none)|(direct)", 412, 380),
-        session(1, ("yandex", "cpc", "python_dec"), "yandex|cpc|python_dec", 125, 117),
+        session(
+            1,
+            ("yandex", "cpc", "python_dec"),
+            "yandex|cpc|python_dec",
+            125,
+            117,
+        ),
         session(2, ("vk", "paid", ""), "vk|paid|(not set)", 58, 51),
         session(2, ("", "", ""), "(not set)|(not set)|(not set)", 3, 3),
-        session(3, ("(other)", "(other)", "(other)"), "(other)|(other)|(other)", 7, 6),
+        session(
+            3,
+            ("(other)", "(other)", "(other)"),
+            "(other)|(other)|(other)",
+            7,
+            6,
+        ),
     ]
 }
 

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod metrics;
 pub mod model;
 pub mod money;
+pub mod ru;
 pub mod time;
 
 pub use config::{Config, ConfigError};

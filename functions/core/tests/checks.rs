@@ -485,8 +485,8 @@ fn campaign_spend_anomaly() {
     assert_eq!(c.status, CheckStatus::Yellow);
     assert_eq!(
         c.detail,
-        "1 дн. с расходом кампаний выше 3× медианы за 14 дней \
-         (yandex «Поиск» 15.11.2026: 400 ₽ при медиане 100 ₽): проверьте ставки и бюджеты"
+        "1\u{a0}день с расходом кампаний выше 3× медианы за 14 дней \
+         (yandex «Поиск» 15.11.2026: 400\u{a0}₽ при медиане 100\u{a0}₽): проверьте ставки и бюджеты"
     );
 
     // 300 is not above 3 x 100.
@@ -516,5 +516,9 @@ fn campaign_spend_anomaly_needs_14_days_and_counts_missing_days_as_zero() {
     let m = run(&ds, &Config::default());
     let c = result(&m, "spend_anomaly", "campaign_spend");
     assert_eq!(c.status, CheckStatus::Yellow);
-    assert!(c.detail.contains("200 ₽ при медиане 50 ₽"), "{}", c.detail);
+    assert!(
+        c.detail.contains("200\u{a0}₽ при медиане 50\u{a0}₽"),
+        "{}",
+        c.detail
+    );
 }

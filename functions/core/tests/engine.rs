@@ -1,7 +1,7 @@
 //! The first slice of the metric engine on a hand-built school. Every
 //! expected figure is computed by hand in the comments, not by the code.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use std::collections::BTreeMap;
@@ -452,4 +452,210 @@ fn input_order_does_not_matter() {
     ds.ad_stats.reverse();
     let b = run(&ds, &config);
     assert_eq!(a, b);
+}
+
+fn viewer(webinar: NaiveDate, phone: &str, minutes: i64) -> WebinarViewer {
+    // Webinars start at 19:00 Moscow.
+    let start = msk(webinar.year(), webinar.month(), webinar.day(), 19, 0);
+    WebinarViewer {
+        source: "bizon365".into(),
+        account: "main".into(),
+        webinar_id: format!("room*{webinar}"),
+        viewer_id: phone.into(),
+        webinar_start: start,
+        name: String::new(),
+        email: String::new(),
+        phone: phone.into(),
+        view_from: start,
+        view_till: start + chrono::Duration::minutes(minutes),
+        utm: Utm::default(),
+    }
+}
+
+fn deal(id: &str, contact: &str, at: DateTime<Utc>) -> Deal {
+    Deal {
+        source: "amocrm".into(),
+        account: "main".into(),
+        id: id.into(),
+        name: String::new(),
+        pipeline_id: "1".into(),
+        status_id: "10".into(),
+        responsible_user_id: "u1".into(),
+        price: dec!(0),
+        currency: "RUB".into(),
+        created_at: at,
+        updated_at: at,
+        closed_at: None,
+        contact_ids: vec![contact.into()],
+        utm: Utm::default(),
+        product: String::new(),
+        deleted: false,
+    }
+}
+
+fn contact(id: &str, phone: &str) -> Contact {
+    Contact {
+        source: "amocrm".into(),
+        account: "main".into(),
+        id: id.into(),
+        name: String::new(),
+        emails: vec![],
+        phones: vec![phone.into()],
+        created_at: msk(2026, 11, 1, 0, 0),
+        updated_at: msk(2026, 11, 1, 0, 0),
+    }
+}
+
+/// The rest of the tiny school: attendance window edges, a later lead
+/// without UTM, a deal before any lead, prepayment plus two доплаты, a
+/// repeat order, a cancelled order.
+#[test]
+fn window_edges_touch_rules_and_order_shapes() {
+    let config = Config::from_toml("").unwrap();
+    let mut ds = Dataset::default();
+    // Three registrants on 01.11 (vk, "Осень"); they watch a webinar on
+    // day 0 (01.11), day 14 (15.11) and day 15 (16.11): attendance counts
+    // the first two only (window 14 days, inclusive). Only the day-0 viewer
+    // stays to the offer minute (60): 90 minutes watched vs 30 and 45.
+    for (i, (phone, day, minutes)) in [
+        ("9000000001", 1, 90),
+        ("9000000002", 15, 30),
+        ("9000000003", 16, 45),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ds.leads.push(lead(
+            &format!("a{i}"),
+            msk(2026, 11, 1, 12, 0),
+            "",
+            phone,
+            "vk",
+            "Осень",
+        ));
+        ds.viewers.push(viewer(d(2026, 11, day), phone, minutes));
+    }
+    // Pavel: vk lead 10.11, then a lead WITHOUT UTM on 12.11 (another
+    // form), deal on 13.11 -> last touch = the 10.11 vk lead.
+    ds.leads.push(lead(
+        "p1",
+        msk(2026, 11, 10, 12, 0),
+        "",
+        "9000000010",
+        "vk",
+        "Осень",
+    ));
+    let mut l = lead("p2", msk(2026, 11, 12, 12, 0), "", "9000000010", "", "");
+    l.form = "f2".into();
+    ds.leads.push(l);
+    ds.contacts.push(contact("c10", "+7 900 000-00-10"));
+    ds.deals.push(deal("d10", "c10", msk(2026, 11, 13, 12, 0)));
+    // Gleb: deal on 05.11 BEFORE his only lead (yandex, 07.11) -> credited
+    // to the 07.11 lead (the earliest lead with a source after the deal).
+    ds.contacts.push(contact("c20", "8 900 000 00 20"));
+    ds.deals.push(deal("d20", "c20", msk(2026, 11, 5, 12, 0)));
+    ds.leads.push(lead(
+        "g1",
+        msk(2026, 11, 7, 12, 0),
+        "",
+        "9000000020",
+        "yandex",
+        "Поиск",
+    ));
+    // Pavel's order 2001 (30 000): 10 000 on 14.11 (first, prepayment),
+    // 10 000 on 16.11 (доплата and still a prepayment: 20 000 < 30 000),
+    // 10 000 on 18.11 (доплата, paid in full: not a prepayment).
+    ds.orders.push(order(
+        "o21",
+        "2001",
+        msk(2026, 11, 14, 10, 0),
+        "",
+        "9000000010",
+        dec!(30000),
+    ));
+    for (id, day) in [("q1", 14), ("q2", 16), ("q3", 18)] {
+        ds.payments.push(payment(
+            id,
+            "2001",
+            msk(2026, 11, day, 11, 0),
+            dec!(10000),
+            PaymentStatus::Received,
+        ));
+    }
+    // His repeat order 2002 (5 000) paid on 20.11: a sale of its own.
+    ds.orders.push(order(
+        "o22",
+        "2002",
+        msk(2026, 11, 20, 10, 0),
+        "",
+        "9000000010",
+        dec!(5000),
+    ));
+    ds.payments.push(payment(
+        "q4",
+        "2002",
+        msk(2026, 11, 20, 11, 0),
+        dec!(5000),
+        PaymentStatus::Received,
+    ));
+    // Gleb's order is cancelled and unpaid: no sale.
+    let mut cancelled = order(
+        "o23",
+        "2003",
+        msk(2026, 11, 8, 10, 0),
+        "",
+        "9000000020",
+        dec!(9000),
+    );
+    cancelled.status = OrderStatus::Cancelled;
+    ds.orders.push(cancelled);
+
+    let m = run(&ds, &config);
+    let autumn1 = row(&m, d(2026, 11, 1), "vk", "Осень");
+    assert_eq!((autumn1.leads, autumn1.attendees), (3, 2));
+    let autumn10 = row(&m, d(2026, 11, 10), "vk", "Осень");
+    // Pavel's deal and both his orders are credited to his 10.11 vk lead;
+    // two sales, one customer; revenue1 = 10 000 + 5 000, revenue2 = 35 000.
+    assert_eq!(
+        (autumn10.applications, autumn10.sales, autumn10.customers),
+        (1, 2, 1)
+    );
+    assert_eq!(
+        (autumn10.revenue1, autumn10.revenue2),
+        (dec!(15000), dec!(35000))
+    );
+    let search = row(&m, d(2026, 11, 7), "yandex", "Поиск");
+    assert_eq!((search.leads, search.applications, search.sales), (1, 1, 0));
+    // The no-UTM lead counts as a lead of its own day, undefined channel.
+    let und = row(&m, d(2026, 11, 12), "(не определено)", "");
+    assert_eq!((und.leads, und.applications), (1, 0));
+
+    let cash = |day| m.cash.iter().find(|c| c.date == d(2026, 11, day)).unwrap();
+    assert_eq!(
+        (cash(14).prepayments, cash(14).surcharges),
+        (dec!(10000), dec!(0))
+    );
+    assert_eq!(
+        (cash(16).prepayments, cash(16).surcharges),
+        (dec!(10000), dec!(10000))
+    );
+    assert_eq!(
+        (cash(18).prepayments, cash(18).surcharges),
+        (dec!(0), dec!(10000))
+    );
+    // The repeat order's only payment is its first: neither.
+    assert_eq!(
+        (cash(20).prepayments, cash(20).surcharges, cash(20).revenue),
+        (dec!(0), dec!(0), dec!(5000))
+    );
+    assert_eq!(m.summary.sales, 2);
+
+    // Stayed to offer: only the day-0 viewer (90 min ≥ 60) in the funnel.
+    let stayed: u64 = m
+        .funnel
+        .iter()
+        .filter(|f| f.date == d(2026, 11, 1))
+        .map(|f| f.stayed_to_offer)
+        .sum();
+    assert_eq!(stayed, 1);
 }

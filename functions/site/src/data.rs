@@ -121,11 +121,71 @@ pub fn summary(m: &Marts) -> serde_json::Result<Vec<u8>> {
     })
 }
 
-/// A column-oriented table: `{"columns": [...], "rows": [[...], ...]}`.
+/// A column-oriented table: `{"columns": [...], "dicts": {...}, "rows":
+/// [[...], ...]}`. Text columns named in `dicts` hold an index into that
+/// column's list of distinct values (sorted), which keeps the files small.
 #[derive(Serialize)]
 struct Table {
     columns: &'static [&'static str],
+    dicts: std::collections::BTreeMap<&'static str, Vec<String>>,
+    /// Platform colours and display names, for the charts.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    colours: std::collections::BTreeMap<String, &'static str>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    labels: std::collections::BTreeMap<String, String>,
     rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// Distinct values of a text column, and a value -> index lookup.
+struct Dict {
+    values: Vec<String>,
+}
+
+impl Dict {
+    fn new<'a>(items: impl Iterator<Item = &'a str>) -> Dict {
+        let set: std::collections::BTreeSet<&str> = items.collect();
+        Dict {
+            values: set.into_iter().map(String::from).collect(),
+        }
+    }
+
+    fn index(&self, v: &str) -> serde_json::Value {
+        serde_json::Value::from(
+            self.values
+                .binary_search_by(|x| x.as_str().cmp(v))
+                .unwrap_or(0),
+        )
+    }
+}
+
+/// Money for a data file: "0" for zero (most cells), else 2 decimals.
+fn money_cell(d: Decimal) -> serde_json::Value {
+    let s = money(d);
+    if s == "0.00" {
+        serde_json::Value::from(0)
+    } else {
+        serde_json::Value::from(s)
+    }
+}
+
+fn platform_meta(
+    platforms: &Dict,
+) -> (
+    std::collections::BTreeMap<String, &'static str>,
+    std::collections::BTreeMap<String, String>,
+) {
+    (
+        platforms
+            .values
+            .iter()
+            .map(|p| (p.clone(), crate::palette::platform_colour(p)))
+            .collect(),
+        platforms
+            .values
+            .iter()
+            .map(|p| (p.clone(), crate::palette::platform_label(p)))
+            .collect(),
+    )
 }
 
 const CHANNEL_COLUMNS: &[&str] = &[
@@ -149,16 +209,19 @@ const CHANNEL_COLUMNS: &[&str] = &[
 /// `data/channels.json`: the channel rows (cohort view), in mart order.
 pub fn channels(m: &Marts) -> serde_json::Result<Vec<u8>> {
     use serde_json::Value;
+    let pl = Dict::new(m.channels.iter().map(|r| r.platform.as_str()));
+    let ca = Dict::new(m.channels.iter().map(|r| r.campaign.as_str()));
+    let co = Dict::new(m.channels.iter().map(|r| r.contractor.as_str()));
     let rows = m
         .channels
         .iter()
         .map(|r| {
             vec![
                 Value::from(r.date.format("%Y-%m-%d").to_string()),
-                Value::from(r.platform.as_str()),
-                Value::from(r.campaign.as_str()),
-                Value::from(r.contractor.as_str()),
-                Value::from(money(r.spend)),
+                pl.index(&r.platform),
+                ca.index(&r.campaign),
+                co.index(&r.contractor),
+                money_cell(r.spend),
                 Value::from(r.impressions),
                 Value::from(r.clicks),
                 Value::from(r.sessions),
@@ -167,13 +230,23 @@ pub fn channels(m: &Marts) -> serde_json::Result<Vec<u8>> {
                 Value::from(r.applications),
                 Value::from(r.sales),
                 Value::from(r.customers),
-                Value::from(money(r.revenue1)),
-                Value::from(money(r.revenue2)),
+                money_cell(r.revenue1),
+                money_cell(r.revenue2),
             ]
         })
         .collect();
+    let (colours, labels) = platform_meta(&pl);
     serde_json::to_vec(&Table {
         columns: CHANNEL_COLUMNS,
+        dicts: [
+            ("platform", pl.values),
+            ("campaign", ca.values),
+            ("contractor", co.values),
+        ]
+        .into_iter()
+        .collect(),
+        colours,
+        labels,
         rows,
     })
 }
@@ -196,16 +269,82 @@ pub fn cash(m: &Marts) -> serde_json::Result<Vec<u8>> {
         .map(|r| {
             vec![
                 Value::from(r.date.format("%Y-%m-%d").to_string()),
-                Value::from(money(r.revenue)),
-                Value::from(money(r.prepayments)),
-                Value::from(money(r.surcharges)),
-                Value::from(money(r.refunds)),
-                Value::from(money(r.spend)),
+                money_cell(r.revenue),
+                money_cell(r.prepayments),
+                money_cell(r.surcharges),
+                money_cell(r.refunds),
+                money_cell(r.spend),
             ]
         })
         .collect();
     serde_json::to_vec(&Table {
         columns: CASH_COLUMNS,
+        dicts: Default::default(),
+        colours: Default::default(),
+        labels: Default::default(),
+        rows,
+    })
+}
+
+const FUNNEL_COLUMNS: &[&str] = &[
+    "date",
+    "platform",
+    "campaign",
+    "contractor",
+    "product",
+    "manager",
+    "leads",
+    "attendees",
+    "stayed_to_offer",
+    "applications",
+    "sales",
+    "revenue1",
+    "revenue2",
+];
+
+/// `data/funnel.json`: the funnel slices (cohort view), in mart order.
+pub fn funnel(m: &Marts) -> serde_json::Result<Vec<u8>> {
+    use serde_json::Value;
+    let f = &m.funnel;
+    let pl = Dict::new(f.iter().map(|r| r.platform.as_str()));
+    let ca = Dict::new(f.iter().map(|r| r.campaign.as_str()));
+    let co = Dict::new(f.iter().map(|r| r.contractor.as_str()));
+    let pr = Dict::new(f.iter().map(|r| r.product.as_str()));
+    let mg = Dict::new(f.iter().map(|r| r.manager.as_str()));
+    let rows = f
+        .iter()
+        .map(|r| {
+            vec![
+                Value::from(r.date.format("%Y-%m-%d").to_string()),
+                pl.index(&r.platform),
+                ca.index(&r.campaign),
+                co.index(&r.contractor),
+                pr.index(&r.product),
+                mg.index(&r.manager),
+                Value::from(r.leads),
+                Value::from(r.attendees),
+                Value::from(r.stayed_to_offer),
+                Value::from(r.applications),
+                Value::from(r.sales),
+                money_cell(r.revenue1),
+                money_cell(r.revenue2),
+            ]
+        })
+        .collect();
+    let (colours, labels) = platform_meta(&pl);
+    serde_json::to_vec(&Table {
+        columns: FUNNEL_COLUMNS,
+        dicts: [
+            ("platform", pl.values),
+            ("campaign", ca.values),
+            ("contractor", co.values),
+            ("product", pr.values),
+            ("manager", mg.values),
+        ]
+        .into_iter()
+        .collect(),
+        colours,
+        labels,
         rows,
     })
 }

@@ -29,16 +29,25 @@ pub fn romi(revenue: Decimal, spend: Decimal) -> Option<Decimal> {
     ratio(revenue - spend, spend).map(|r| r * Decimal::ONE_HUNDRED)
 }
 
-/// Additive channel figures (a sum of [`ChannelRow`]s).
+/// Additive channel figures (a sum of [`ChannelRow`]s), plus the cash view
+/// of the same days when summed with [`Totals::add_cash`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     pub spend: Decimal,
     pub impressions: u64,
     pub clicks: u64,
+    pub sessions: u64,
     pub leads: u64,
+    pub attendees: u64,
+    pub applications: u64,
     pub sales: u64,
+    pub customers: u64,
     pub revenue1: Decimal,
     pub revenue2: Decimal,
+    pub cash_revenue: Decimal,
+    pub prepayments: Decimal,
+    pub surcharges: Decimal,
+    pub refunds: Decimal,
 }
 
 impl Totals {
@@ -46,10 +55,21 @@ impl Totals {
         self.spend += r.spend;
         self.impressions += r.impressions;
         self.clicks += r.clicks;
+        self.sessions += r.sessions;
         self.leads += r.leads;
+        self.attendees += r.attendees;
+        self.applications += r.applications;
         self.sales += r.sales;
+        self.customers += r.customers;
         self.revenue1 += r.revenue1;
         self.revenue2 += r.revenue2;
+    }
+
+    pub fn add_cash(&mut self, r: &voronka_core::metrics::CashRow) {
+        self.cash_revenue += r.revenue;
+        self.prepayments += r.prepayments;
+        self.surcharges += r.surcharges;
+        self.refunds += r.refunds;
     }
 
     pub fn cpl(&self) -> Option<Decimal> {
@@ -336,6 +356,56 @@ pub fn check_name(id: &str) -> &str {
     }
 }
 
+/// Display name of a source (connector slug), if the site knows one.
+pub fn source_label(slug: &str) -> Option<&'static str> {
+    Some(match slug {
+        "amocrm" => "amoCRM",
+        "bizon365" => "Бизон 365",
+        "cbr" => "ЦБ РФ",
+        "facebook" => "Facebook Ads",
+        "ga4" => "Google Analytics 4",
+        "getcourse" => "GetCourse",
+        "google_ads" => "Google Ads",
+        "mytarget" => "myTarget",
+        "salebot" => "Salebot",
+        "tiktok" => "TikTok Ads",
+        "tilda" => "Tilda",
+        "vk_ads" => "VK Реклама",
+        "yandex_direct" => "Яндекс Директ",
+        _ => return None,
+    })
+}
+
+/// Russian label of a check's scope: the known scope ids of
+/// `docs/metrics.md`, section 8, by name; `source:account` with the
+/// source's display name (when known) and the account as is; anything
+/// else unchanged.
+pub fn scope_label(check: &str, scope: &str) -> String {
+    let known = match (check, scope) {
+        ("spend_anomaly", "spend") => "Расход по площадкам",
+        (_, "spend") => "Расход",
+        (_, "campaign_spend") => "Расход по кампаниям",
+        (_, "cash") => "Поступления",
+        (_, "leads") => "Лиды",
+        (_, "revenue2") => "Выручка (с доплатами)",
+        (_, "payments") => "Платежи",
+        (_, "rates") => "Курсы валют",
+        (_, "all") => "Все данные",
+        (_, "deals") => "Сделки",
+        (_, "orders") => "Заказы",
+        (_, "applications") => "Заявки",
+        _ => {
+            if let Some((source, account)) = scope.split_once(':')
+                && let Some(label) = source_label(source)
+            {
+                return format!("{label}: {account}");
+            }
+            return scope.to_string();
+        }
+    };
+    known.to_string()
+}
+
 #[derive(Debug, Serialize)]
 pub struct Badge {
     /// `green`, `yellow`, `red` or `none`.
@@ -378,6 +448,7 @@ pub struct CheckView {
     pub word: &'static str,
     pub check: String,
     pub name: String,
+    /// The scope's Russian label (see [`scope_label`]).
     pub scope: String,
     pub detail: String,
 }
@@ -401,12 +472,44 @@ pub fn checks(checks: &[CheckResult]) -> Vec<CheckView> {
             word: status_word(c.status),
             check: c.check.clone(),
             name: check_name(&c.check).to_string(),
-            scope: c.scope.clone(),
+            scope: scope_label(&c.check, &c.scope),
             detail: if c.detail.is_empty() {
                 DASH.to_string()
             } else {
                 c.detail.clone()
             },
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct CashDayRow {
+    pub date: String,
+    pub revenue: String,
+    pub prepayments: String,
+    pub surcharges: String,
+    pub refunds: String,
+    pub spend: String,
+}
+
+/// Cash rows of every day of the window (days without a row are zero).
+pub fn cash_rows(m: &Marts, w: crate::kpi::Window) -> Vec<CashDayRow> {
+    let by: BTreeMap<NaiveDate, &voronka_core::metrics::CashRow> =
+        m.cash.iter().map(|r| (r.date, r)).collect();
+    w.days()
+        .map(|d| {
+            let r = by.get(&d);
+            let f = |g: fn(&voronka_core::metrics::CashRow) -> Decimal| {
+                format::rub_kop(r.map_or(Decimal::ZERO, |r| g(r)))
+            };
+            CashDayRow {
+                date: format::date(d),
+                revenue: f(|r| r.revenue),
+                prepayments: f(|r| r.prepayments),
+                surcharges: f(|r| r.surcharges),
+                refunds: f(|r| r.refunds),
+                spend: f(|r| r.spend),
+            }
         })
         .collect()
 }

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use voronka_connectors::auth::FileTokenStore;
 use voronka_connectors::driver::{Driver, DriverOptions, EnvSecrets};
 use voronka_core::metrics::{CheckStatus, Marts};
 use voronka_core::money::round_kopecks;
@@ -57,6 +58,32 @@ pub enum Command {
         #[arg(long, default_value = "2026-11-30")]
         end: NaiveDate,
     },
+    /// Measures the pipeline on a large synthetic school (docs/performance.md):
+    /// stores its raw zone once, then times a full rebuild, aggregate,
+    /// render and a 15-minute refresh, each on one thread, with peak RSS.
+    Bench {
+        /// Output folder (the benchmark's data lake).
+        #[arg(long, default_value = "bench")]
+        out: PathBuf,
+        /// Volume multiplier of the school (1.0 = a typical school).
+        #[arg(long, default_value_t = 8.0)]
+        scale: f64,
+        /// Years of history.
+        #[arg(long, default_value_t = 3.0)]
+        years: f64,
+        /// Reuse the raw zone already in --out (skip generating it).
+        #[arg(long)]
+        reuse: bool,
+        /// Seed of the synthetic school.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Last day of the synthetic history (and the report's as-of).
+        #[arg(long, default_value = "2026-11-30")]
+        end: NaiveDate,
+        /// Internal: run one measured step in this process.
+        #[arg(long, hide = true)]
+        step: Option<String>,
+    },
     /// The scheduled job: ingest every enabled source, then normalize,
     /// aggregate and render.
     Run {
@@ -98,17 +125,33 @@ pub enum Command {
     },
     /// Validates voronka.toml and prints what it configures.
     CheckConfig,
+    /// Prints each manager's private page URL (`/m/<token>/`). Tokens are
+    /// derived from `[site] link_secret`: change the secret to revoke all.
+    Links,
     /// Explains how voronka sees something.
     Explain {
         #[command(subcommand)]
         what: Explain,
     },
-    /// Receives vendor webhooks (Tilda forms) over HTTP and stores each
-    /// delivery in raw/ at once: `POST /webhook/<slug>/<account>?token=…`.
+    /// Receives vendor webhooks (Tilda forms, Salebot bots, GetCourse
+    /// deals) over HTTP and stores each delivery in raw/ at once:
+    /// `POST /webhook/<slug>/<account>?token=…`.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: std::net::SocketAddr,
+    },
+    /// Imports a vendor export file into raw/ (once: the same file again
+    /// writes nothing) and re-normalizes. `tilda`: the leads export
+    /// (Заявки → CSV) for history before the webhook.
+    Import {
+        /// Source slug (tilda).
+        slug: String,
+        /// The exported file.
+        file: PathBuf,
+        /// The source account the file belongs to.
+        #[arg(long, default_value = "main")]
+        account: String,
     },
 }
 
@@ -142,12 +185,52 @@ pub async fn main(cli: Cli) -> Result<()> {
             .await?;
             print_marts(&report.marts);
             println!();
+            let steps: Vec<String> = report
+                .steps
+                .iter()
+                .map(|(name, d)| format!("{name} {:.1} s", d.as_secs_f64()))
+                .collect();
+            println!("Steps: {}", steps.join(", "));
             println!(
-                "Done in {:.1} s: {} pages. Open {}",
+                "Done in {:.1} s: {} site files in {}",
                 report.elapsed.as_secs_f64(),
                 report.pages,
-                report.index.display()
+                report
+                    .index
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             );
+            println!(
+                "The pages load their data with fetch(), so open them over HTTP, e.g.\n  \
+                 python3 -m http.server -d {} 8000   then   http://127.0.0.1:8000/",
+                report
+                    .index
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Bench {
+            out,
+            scale,
+            years,
+            reuse,
+            seed,
+            end,
+            step,
+        } => {
+            crate::bench::run(crate::bench::BenchOptions {
+                out,
+                seed,
+                scale,
+                years,
+                end,
+                reuse,
+                step,
+            })
+            .await?;
             Ok(())
         }
         Command::CheckConfig => {
@@ -174,7 +257,10 @@ pub async fn main(cli: Cli) -> Result<()> {
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
             let store = open_store(&config, &base).await?;
-            let driver = Driver::new(DriverOptions::default(), Arc::new(EnvSecrets));
+            // OAuth tokens (rotating amoCRM refresh tokens, VK client
+            // tokens) live beside the config, outside the data lake.
+            let driver = Driver::new(DriverOptions::default(), Arc::new(EnvSecrets))
+                .with_token_store(Arc::new(FileTokenStore::beside_config(&cli.config)));
             let p = Pipeline {
                 store,
                 config,
@@ -216,7 +302,11 @@ async fn run_command(p: &Pipeline, command: Command) -> Result<()> {
                     }
                 }
             }
-            let n = p.normalize().await?;
+            let n = if from_raw {
+                p.normalize_full().await?
+            } else {
+                p.normalize().await?
+            };
             print_normalize(&n);
             let marts = p.aggregate(as_of.unwrap_or(yesterday), now).await?;
             let pages = p.render(now).await?;
@@ -271,6 +361,22 @@ async fn run_command(p: &Pipeline, command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Links => {
+            let secret = p.link_secret()?.context(
+                "set `[site] link_secret = { env = \"…\" }` to give managers private pages",
+            )?;
+            let marts: Marts = crate::state::read_json(&*p.store, "marts/marts.json")
+                .await?
+                .context("marts/marts.json is missing: run `voronka aggregate` first")?;
+            let mut names: Vec<String> = marts.managers.iter().map(|m| m.manager.clone()).collect();
+            names.sort();
+            names.dedup();
+            let base = p.config.site.base_url.trim_end_matches('/');
+            for (name, path) in voronka_site::manager_links(&secret, &names) {
+                println!("{name}\t{base}/{path}");
+            }
+            Ok(())
+        }
         Command::Explain {
             what: Explain::Person { query },
         } => {
@@ -288,7 +394,44 @@ async fn run_command(p: &Pipeline, command: Command) -> Result<()> {
             }
             crate::webhook::serve(Arc::new(receiver), bind).await
         }
-        Command::Demo { .. } | Command::CheckConfig => unreachable!("handled before"),
+        Command::Import {
+            slug,
+            file,
+            account,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            let r = crate::webhook::import_file(
+                &*p.store,
+                &p.config,
+                &slug,
+                &account,
+                name.as_deref().unwrap_or(""),
+                &bytes,
+            )
+            .await?;
+            let what = if r.written {
+                "imported"
+            } else {
+                "already imported"
+            };
+            println!(
+                "{what}: {} → {} ({} records, {} bad rows)",
+                file.display(),
+                r.key,
+                r.records,
+                r.rejected.len()
+            );
+            for e in &r.rejected {
+                println!("    ✗ {}: {}: {}", e.record, e.field, e.reason);
+            }
+            print_normalize(&p.normalize().await?);
+            Ok(())
+        }
+        Command::Demo { .. } | Command::Bench { .. } | Command::CheckConfig => {
+            unreachable!("handled before")
+        }
     }
 }
 

@@ -39,6 +39,8 @@ pub struct DemoReport {
     pub pages: usize,
     pub index: PathBuf,
     pub elapsed: Duration,
+    /// Wall time of each step (`ingest <slug>`, `normalize`, ...).
+    pub steps: Vec<(String, Duration)>,
 }
 
 /// Resolves the sandbox credentials by environment-variable name, as if
@@ -55,10 +57,61 @@ impl SecretSource for SandboxSecrets {
     }
 }
 
-/// The config a school pointing at the sandbox would write.
-pub fn sandbox_config(school: &sandbox::School, base: &str, start: NaiveDate) -> String {
-    let mut t = String::new();
-    t.push_str(
+/// Environment-variable name under which the demo's secret source holds a
+/// sandbox credential.
+fn secret_env(slug: &str, name: &str) -> String {
+    format!("SANDBOX_{}_{}", slug, name).to_ascii_uppercase()
+}
+
+/// A config account id from a vendor id (`[a-z0-9_-]`).
+fn account_id(id: &str) -> String {
+    id.to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// A TOML value for a sandbox option: booleans and small counts typed,
+/// everything else (ids included) a string.
+fn toml_value(key: &str, value: &str) -> String {
+    match value {
+        "true" | "false" => value.to_string(),
+        v if matches!(key, "poll_interval_secs" | "offer_minute") => v.to_string(),
+        v => format!("{v:?}"),
+    }
+}
+
+/// Slugs the demo ingests, in order (rates first).
+pub const DEMO_SLUGS: [&str; 13] = [
+    "cbr",
+    "amocrm",
+    "getcourse",
+    "bizon365",
+    "salebot",
+    "ga4",
+    "yandex_direct",
+    "facebook",
+    "tiktok",
+    "vk_ads",
+    "mytarget",
+    "google_ads",
+    "tilda",
+];
+
+/// The config a school pointing at the sandbox would write, and the
+/// credentials by environment-variable name.
+pub fn sandbox_config(
+    school: &sandbox::School,
+    base: &str,
+    start: NaiveDate,
+) -> (String, BTreeMap<String, String>) {
+    let mut t = String::from(
         "# Written by `voronka demo`: the synthetic school's sources, served by the\n\
          # sandbox on 127.0.0.1 (gone when the demo exits).\n\
          timezone = \"Europe/Moscow\"\n\
@@ -73,55 +126,81 @@ pub fn sandbox_config(school: &sandbox::School, base: &str, start: NaiveDate) ->
         sandbox::FORM_LANDING2,
         sandbox::FORM_CALLBACK
     ));
-    t.push_str("[storage]\nkind = \"local\"\npath = \".\"\n\n[site]\ntitle = \"Школа «Демо»\"\n\n");
-    t.push_str(&format!(
-        "[sources.cbr]\naccounts = [{{ id = \"cbr\", base_url = \"{base}/cbr\", start_date = \"{start}\" }}]\n\n"
-    ));
-    t.push_str(&format!(
-        "[sources.amocrm]\naccounts = [{{ id = \"main\", base_url = \"{base}/amocrm\", credentials = {{ token = {{ env = \"SANDBOX_AMOCRM_TOKEN\" }} }} }}]\n\n"
-    ));
-    t.push_str(&format!(
-        "[sources.getcourse]\naccounts = [{{ id = \"main\", base_url = \"{base}/getcourse\", start_date = \"{start}\", credentials = {{ key = {{ env = \"SANDBOX_GETCOURSE_KEY\" }} }}, options = {{ poll_interval_secs = 0, crm_deal_field = \"ID сделки amoCRM\" }} }}]\n\n"
-    ));
-    t.push_str("[sources.tilda]\naccounts = [{ id = \"main\" }]\n\n");
-    let mut fb = Vec::new();
-    let mut ya = Vec::new();
-    let mut rules = String::new();
-    for a in &school.accounts {
-        let id = format!(
-            "a{}",
-            a.id.to_lowercase()
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "")
-        );
-        match a.vendor.slug() {
-            "facebook" => fb.push(format!(
-                "{{ id = \"{id}\", base_url = \"{base}/facebook\", currency = \"{}\", start_date = \"{start}\", credentials = {{ token = {{ env = \"SANDBOX_FACEBOOK_TOKEN\" }} }}, options = {{ ad_account_id = \"{}\" }} }}",
-                a.currency, a.id
-            )),
-            "yandex_direct" => ya.push(format!(
-                "{{ id = \"{id}\", base_url = \"{base}/yandex_direct\", currency = \"{}\", spend_multiplier = \"1.2\", start_date = \"{start}\", credentials = {{ token = {{ env = \"SANDBOX_YANDEX_TOKEN\" }} }}, options = {{ client_login = \"{}\" }} }}",
-                a.currency, a.id
-            )),
-            _ => continue,
+    t.push_str(
+        "[storage]\nkind = \"local\"\npath = \".\"\n\n[site]\ntitle = \"Школа «Демо»\"\nlink_secret = { env = \"SANDBOX_SITE_LINK_SECRET\" }\n\n",
+    );
+    let mut secrets = BTreeMap::new();
+    // A fixed demo secret, so the demo's private manager links are stable.
+    secrets.insert(
+        "SANDBOX_SITE_LINK_SECRET".to_string(),
+        "voronka-demo-link-secret-not-for-production".to_string(),
+    );
+    let mut by_slug: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let accounts = sandbox::demo_accounts(school);
+    for a in &accounts {
+        if !DEMO_SLUGS.contains(&a.slug.as_str()) {
+            continue;
         }
-        if let Some(c) = &a.contractor {
-            rules.push_str(&format!(
-                "[[contractors]]\ncontractor = \"{c}\"\naccount = \"{}:{id}\"\n\n",
-                a.vendor.slug()
+        let mut fields = vec![format!("id = {:?}", account_id(&a.id))];
+        if a.slug != "tilda" {
+            fields.push(format!("base_url = \"{base}/{}\"", a.slug));
+            fields.push(format!("start_date = \"{start}\""));
+        }
+        if a.slug != "cbr" && a.slug != "tilda" {
+            fields.push(format!("currency = {:?}", a.currency));
+        }
+        if a.slug == "yandex_direct" {
+            // Yandex reports spend without VAT; the school counts it with 20 %.
+            fields.push("spend_multiplier = \"1.2\"".to_string());
+        }
+        let creds: Vec<String> = a
+            .credentials
+            .iter()
+            .map(|(name, value)| {
+                let env = secret_env(&a.slug, name);
+                secrets.insert(env.clone(), value.clone());
+                format!("{name} = {{ env = {env:?} }}")
+            })
+            .collect();
+        if !creds.is_empty() {
+            fields.push(format!("credentials = {{ {} }}", creds.join(", ")));
+        }
+        let options: Vec<String> = a
+            .options
+            .iter()
+            .filter(|_| a.slug != "tilda")
+            .map(|(k, v)| {
+                let v = v.replace(sandbox::BASE_PLACEHOLDER, base);
+                format!("{k} = {}", toml_value(k, &v))
+            })
+            .collect();
+        if !options.is_empty() {
+            fields.push(format!("options = {{ {} }}", options.join(", ")));
+        }
+        by_slug
+            .entry(a.slug.as_str())
+            .or_default()
+            .push(format!("{{ {} }}", fields.join(", ")));
+    }
+    for slug in DEMO_SLUGS {
+        if let Some(list) = by_slug.get(slug) {
+            t.push_str(&format!(
+                "[sources.{slug}]\naccounts = [\n  {}\n]\n\n",
+                list.join(",\n  ")
             ));
         }
     }
-    t.push_str(&format!(
-        "[sources.facebook]\naccounts = [\n  {}\n]\n\n",
-        fb.join(",\n  ")
-    ));
-    t.push_str(&format!(
-        "[sources.yandex_direct]\naccounts = [\n  {}\n]\n\n",
-        ya.join(",\n  ")
-    ));
-    t.push_str(&rules);
+    for a in &school.accounts {
+        if let Some(c) = &a.contractor {
+            t.push_str(&format!(
+                "[[contractors]]\ncontractor = {c:?}\naccount = \"{}:{}\"\n\n",
+                a.vendor.slug(),
+                account_id(&a.id)
+            ));
+        }
+    }
     t.push_str("[[variable_costs]]\nname = \"Эквайринг\"\npercent_of_revenue = \"3.5\"\n");
-    t
+    (t, secrets)
 }
 
 fn bar(enabled: bool, len: u64, what: &str) -> ProgressBar {
@@ -172,28 +251,12 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         .await
         .context("cannot start the sandbox vendors on 127.0.0.1")?;
     let start = opts.end - chrono::Duration::days(opts.days as i64 - 1);
-    let config_text = sandbox_config(&school, &sb.base_url(), start);
+    let (config_text, secrets) = sandbox_config(&school, &sb.base_url(), start);
     std::fs::write(opts.out.join("voronka.toml"), &config_text)?;
     let config = Config::from_toml(&config_text).context("the demo config is invalid")?;
-    let store: Arc<dyn Store> = Arc::new(LocalStore::new(opts.out.clone()));
-    let secrets = SandboxSecrets(BTreeMap::from([
-        (
-            "SANDBOX_AMOCRM_TOKEN".to_string(),
-            sandbox::AMOCRM_TOKEN.to_string(),
-        ),
-        (
-            "SANDBOX_GETCOURSE_KEY".to_string(),
-            sandbox::GETCOURSE_KEY.to_string(),
-        ),
-        (
-            "SANDBOX_YANDEX_TOKEN".to_string(),
-            sandbox::YANDEX_TOKEN.to_string(),
-        ),
-        (
-            "SANDBOX_FACEBOOK_TOKEN".to_string(),
-            sandbox::FACEBOOK_TOKEN.to_string(),
-        ),
-    ]));
+    // A throwaway lake: atomic writes without fsync (see LocalStore).
+    let store: Arc<dyn Store> = Arc::new(LocalStore::without_fsync(opts.out.clone()));
+    let secrets = SandboxSecrets(secrets);
     let driver = Driver::new(
         DriverOptions {
             wait_cap: Some(Duration::ZERO),
@@ -211,15 +274,21 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     let now: DateTime<Utc> =
         time::end_of_day(opts.end, p.config.tz()) - chrono::Duration::minutes(1);
 
-    let slugs = ["cbr", "amocrm", "getcourse", "yandex_direct", "facebook"];
+    let slugs: Vec<&str> = DEMO_SLUGS
+        .iter()
+        .copied()
+        .filter(|s| *s != "tilda" && p.config.sources.contains_key(*s))
+        .collect();
     let b = bar(
         opts.progress,
         slugs.len() as u64 + 1,
         "ingest from sandbox APIs",
     );
     let mut failed = Vec::new();
+    let mut steps = Vec::new();
     for slug in slugs {
         b.set_message(format!("ingest {slug}"));
+        let t = Instant::now();
         let window = if slug == "amocrm" {
             None
         } else {
@@ -232,10 +301,11 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
                     .map(|f| format!("{slug}:{}: {f}", s.account)),
             );
         }
+        steps.push((format!("ingest {slug}"), t.elapsed()));
         b.inc(1);
     }
-    b.set_message("deliver Tilda webhooks");
-    deliver_tilda(&*store, &school).await?;
+    b.set_message("deliver Tilda and Salebot webhooks");
+    deliver_webhooks(&*store, &school).await?;
     crate::state::record_source_status(&*store, "tilda", "main", now, true, None).await?;
     b.inc(1);
     b.finish_and_clear();
@@ -244,11 +314,17 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     }
 
     let sp = bar(opts.progress, 3, "normalize → aggregate → render");
+    let t = Instant::now();
     p.normalize().await?;
+    steps.push(("normalize".to_string(), t.elapsed()));
     sp.inc(1);
+    let t = Instant::now();
     let marts = p.aggregate(opts.end, now).await?;
+    steps.push(("aggregate".to_string(), t.elapsed()));
     sp.inc(1);
+    let t = Instant::now();
     let pages = p.render(now).await?;
+    steps.push(("render".to_string(), t.elapsed()));
     sp.inc(1);
     sp.finish_and_clear();
     drop(sb);
@@ -257,17 +333,32 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         pages,
         index: opts.out.join("site").join("index.html"),
         elapsed: started.elapsed(),
+        steps,
     })
 }
 
-/// Stores every Tilda delivery exactly as the webhook receiver does.
-async fn deliver_tilda(store: &dyn Store, school: &sandbox::School) -> Result<()> {
+/// Stores every Tilda and Salebot delivery exactly as the webhook
+/// receiver does.
+async fn deliver_webhooks(store: &dyn Store, school: &sandbox::School) -> Result<()> {
     for (seq, d) in sandbox::tilda_deliveries(school).iter().enumerate() {
         let run = crate::pipeline::run_id(d.received_at, "tilda");
         let env = voronka_connectors::tilda::webhook_envelope(
             "main",
             "",
             "application/x-www-form-urlencoded",
+            d.body.as_bytes(),
+            d.received_at,
+            &run,
+            seq as u64,
+        );
+        store
+            .put_if_absent(&env.key(), Bytes::from(env.to_json()))
+            .await?;
+    }
+    for (seq, d) in sandbox::salebot_deliveries(school).iter().enumerate() {
+        let run = crate::pipeline::run_id(d.received_at, "salebot");
+        let env = voronka_connectors::salebot::webhook_envelope(
+            "main",
             d.body.as_bytes(),
             d.received_at,
             &run,

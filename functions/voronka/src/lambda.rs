@@ -3,7 +3,9 @@
 //! `VORONKA_ROLE` (`ingest`, `aggregate`, `render`, `pipeline`); the config
 //! from the file `VORONKA_CONFIG` names (default `voronka.toml` beside the
 //! binary). Handlers are idempotent: a re-delivered event re-fetches the
-//! same window, which replaces the same days.
+//! same window, which replaces the same days. `ingest` only fetches into
+//! `raw/`; `pipeline` normalizes what arrived (incrementally, under the
+//! lease `state/normalize.lock`), aggregates and renders.
 
 use crate::pipeline::Pipeline;
 use anyhow::{Context, Result};
@@ -72,8 +74,9 @@ pub async fn handle(p: &Pipeline, role: Role, event: Event) -> Result<Value> {
                 .source
                 .context("ingest event needs \"source\": a source slug")?;
             let window = event.from.zip(event.to);
+            // Ingest only fetches into raw/: normalization is the pipeline
+            // role's (one normalizer at a time, under its lease).
             let summaries = p.ingest(&slug, window, now).await?;
-            let n = p.normalize().await?;
             let failed: Vec<String> = summaries.iter().flat_map(|s| s.failed.clone()).collect();
             if !failed.is_empty() {
                 anyhow::bail!(
@@ -82,7 +85,9 @@ pub async fn handle(p: &Pipeline, role: Role, event: Event) -> Result<Value> {
                     failed.join("; ")
                 );
             }
-            Ok(json!({"source": slug, "records": n.records, "quarantined": n.quarantined}))
+            let raw_objects: usize = summaries.iter().map(|s| s.raw_objects).sum();
+            let requests: u32 = summaries.iter().map(|s| s.requests).sum();
+            Ok(json!({"source": slug, "raw_objects": raw_objects, "requests": requests}))
         }
         Role::Aggregate => {
             let m = p.aggregate(as_of, now).await?;
@@ -116,6 +121,20 @@ pub struct FunctionUrlRequest {
     pub body: Option<String>,
     #[serde(default)]
     pub is_base64_encoded: bool,
+    #[serde(default)]
+    pub request_context: RequestContext,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RequestContext {
+    #[serde(default)]
+    pub http: HttpContext,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct HttpContext {
+    #[serde(default)]
+    pub method: String,
 }
 
 /// Handles one function-URL delivery; answers in the function-URL
@@ -136,14 +155,21 @@ pub async fn handle_webhook(receiver: &crate::webhook::Receiver, event: Value) -
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
         .collect();
+    let method = match req.request_context.http.method.as_str() {
+        "" => "POST",
+        m => m,
+    };
     let answer = receiver
-        .handle(&crate::webhook::Delivery {
-            path: &req.raw_path,
-            query: &req.raw_query_string,
-            headers: &headers,
-            body: &body,
-            received_at: Utc::now(),
-        })
+        .handle_method(
+            method,
+            &crate::webhook::Delivery {
+                path: &req.raw_path,
+                query: &req.raw_query_string,
+                headers: &headers,
+                body: &body,
+                received_at: Utc::now(),
+            },
+        )
         .await;
     Ok(json!({
         "statusCode": answer.status,

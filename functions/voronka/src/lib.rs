@@ -4,6 +4,7 @@
 //! This crate is an edge: it does the I/O (storage, HTTP through the
 //! connectors' driver, the clock, the environment) around the pure crates.
 
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod export;

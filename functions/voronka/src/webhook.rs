@@ -1,4 +1,5 @@
-//! The webhook receiver: vendors push (Tilda forms), voronka stores.
+//! The webhook receiver: vendors push (Tilda forms, Salebot bots,
+//! GetCourse deals), voronka stores.
 //!
 //! One `Receiver` serves `voronka serve` locally and the `webhook` Lambda
 //! role behind a function URL. For each delivery it checks the secret
@@ -10,7 +11,20 @@
 //!
 //! Route: `POST /webhook/<slug>/<account>?token=<secret>` (the token may
 //! also come in the `X-Voronka-Token` header). Sources that push:
-//! `tilda`.
+//!
+//! - `tilda`: form bodies; every enabled account must name a
+//!   `webhook_token` (Tilda has nothing else to fetch).
+//! - `salebot`: JSON (or form) bodies from bots' "API request" blocks, and
+//!   the project's message webhook (stored, normalizes to nothing).
+//! - `getcourse`: new-API webhooks (a JSON array body) and process
+//!   callbacks "Вызвать URL" (data in the query string; `GET` is accepted
+//!   too). The query minus the token is stored with the delivery.
+//!
+//! A `salebot` or `getcourse` account gets a route only when it names a
+//! `webhook_token` (most only use the API); a route is never open.
+//!
+//! The module also holds [`import_file`], the `voronka import` command's
+//! store step (a file written as one raw envelope, idempotently).
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -27,7 +41,17 @@ use voronka_store::Store;
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Sources whose webhooks this receiver accepts.
-pub const PUSH_SOURCES: [&str; 1] = ["tilda"];
+pub const PUSH_SOURCES: [&str; 3] = ["tilda", "salebot", "getcourse"];
+
+/// Push sources whose every enabled account must have a webhook token
+/// (the others: only the accounts that name one get a route).
+const TOKEN_REQUIRED: [&str; 1] = ["tilda"];
+
+/// Whether `slug` accepts `GET` deliveries (GetCourse process callbacks
+/// may call the URL with GET).
+fn accepts_get(slug: &str) -> bool {
+    slug == "getcourse"
+}
 
 /// One delivery as received.
 #[derive(Debug, Clone)]
@@ -131,8 +155,9 @@ fn strip_token(query: &str) -> String {
 }
 
 impl Receiver {
-    /// Builds the routes from the config: every account of a push source
-    /// must name a `webhook_token` credential (never an open endpoint).
+    /// Builds the routes from the config: every `tilda` account must name
+    /// a `webhook_token` credential; `salebot` and `getcourse` accounts get
+    /// a route when they name one. Never an open endpoint.
     pub fn new(
         config: &Config,
         secrets: &dyn SecretSource,
@@ -148,9 +173,11 @@ impl Receiver {
             }
             for (i, account) in source.accounts.iter().enumerate() {
                 let key = format!("sources.{slug}.accounts[{i}].credentials.webhook_token");
-                let r = account.credentials.get("webhook_token").with_context(|| {
-                    format!("config key `{key}` is missing: a webhook needs a secret token")
-                })?;
+                let r = match account.credentials.get("webhook_token") {
+                    Some(r) => r,
+                    None if !TOKEN_REQUIRED.contains(&slug) => continue,
+                    None => bail!("config key `{key}` is missing: a webhook needs a secret token"),
+                };
                 let token = secrets
                     .resolve("webhook_token", r)
                     .map_err(|e| anyhow::anyhow!("config key `{key}`: {e}"))?;
@@ -181,8 +208,14 @@ impl Receiver {
             .collect()
     }
 
-    /// Handles one delivery: authenticate, cap, store, answer.
+    /// Handles one `POST` delivery: authenticate, cap, store, answer.
     pub async fn handle(&self, d: &Delivery<'_>) -> Answer {
+        self.handle_method("POST", d).await
+    }
+
+    /// Handles one delivery made with `method` (`POST`; `GET` for GetCourse
+    /// process callbacks).
+    pub async fn handle_method(&self, method: &str, d: &Delivery<'_>) -> Answer {
         let Some(route) = self
             .routes
             .iter()
@@ -203,7 +236,14 @@ impl Receiver {
                 body: "bad token",
             };
         }
-        if d.body.len() > MAX_BODY {
+        let method = method.to_ascii_uppercase();
+        if !(method == "POST" || method == "GET" && accepts_get(&route.slug)) {
+            return Answer {
+                status: 405,
+                body: "method not allowed",
+            };
+        }
+        if d.body.len() > MAX_BODY || d.query.len() > MAX_BODY {
             return Answer {
                 status: 413,
                 body: "body too large",
@@ -234,6 +274,23 @@ impl Receiver {
                     &run,
                     seq,
                 ),
+                "salebot" => voronka_connectors::salebot::webhook_envelope(
+                    &route.account,
+                    d.body,
+                    d.received_at,
+                    &run,
+                    seq,
+                ),
+                "getcourse" => voronka_connectors::getcourse::webhook_envelope(
+                    &route.account,
+                    &method,
+                    &query,
+                    content_type,
+                    d.body,
+                    d.received_at,
+                    &run,
+                    seq,
+                ),
                 _ => {
                     return Answer {
                         status: 404,
@@ -254,7 +311,8 @@ impl Receiver {
                         route.slug,
                         route.account
                     );
-                    // 5xx makes Tilda retry (twice, a minute apart).
+                    // 5xx makes Tilda retry (twice, a minute apart);
+                    // Salebot never retries.
                     return Answer {
                         status: 503,
                         body: "storage unavailable",
@@ -273,45 +331,48 @@ impl Receiver {
 pub async fn serve(receiver: Arc<Receiver>, bind: std::net::SocketAddr) -> Result<()> {
     use axum::extract::{DefaultBodyLimit, Request};
     use axum::http::StatusCode;
-    use axum::routing::post;
+    use axum::routing::{get, post};
 
+    async fn one(receiver: Arc<Receiver>, req: Request) -> (StatusCode, &'static str) {
+        let received_at = Utc::now();
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY + 1).await else {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        };
+        let headers: BTreeMap<String, String> = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().ok()?.to_string(),
+                ))
+            })
+            .collect();
+        let answer = receiver
+            .handle_method(
+                parts.method.as_str(),
+                &Delivery {
+                    path: parts.uri.path(),
+                    query: parts.uri.query().unwrap_or(""),
+                    headers: &headers,
+                    body: &bytes,
+                    received_at,
+                },
+            )
+            .await;
+        (
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            answer.body,
+        )
+    }
+
+    let for_get = receiver.clone();
     let app = axum::Router::new()
         .route(
             "/webhook/{slug}/{account}",
-            post(move |req: Request| {
-                let receiver = receiver.clone();
-                async move {
-                    let received_at = Utc::now();
-                    let (parts, body) = req.into_parts();
-                    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY + 1).await else {
-                        return (StatusCode::PAYLOAD_TOO_LARGE, "body too large");
-                    };
-                    let headers: BTreeMap<String, String> = parts
-                        .headers
-                        .iter()
-                        .filter_map(|(k, v)| {
-                            Some((
-                                k.as_str().to_ascii_lowercase(),
-                                v.to_str().ok()?.to_string(),
-                            ))
-                        })
-                        .collect();
-                    let answer = receiver
-                        .handle(&Delivery {
-                            path: parts.uri.path(),
-                            query: parts.uri.query().unwrap_or(""),
-                            headers: &headers,
-                            body: &bytes,
-                            received_at,
-                        })
-                        .await;
-                    (
-                        StatusCode::from_u16(answer.status)
-                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                        answer.body,
-                    )
-                }
-            }),
+            post(move |req: Request| one(receiver.clone(), req))
+                .merge(get(move |req: Request| one(for_get.clone(), req))),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY + 1));
     let listener = tokio::net::TcpListener::bind(bind)
@@ -320,6 +381,70 @@ pub async fn serve(receiver: Arc<Receiver>, bind: std::net::SocketAddr) -> Resul
     axum::serve(listener, app)
         .await
         .context("webhook server stopped")
+}
+
+/// What [`import_file`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    /// The raw key of the file's envelope.
+    pub key: String,
+    /// False when the same bytes were imported before (nothing written).
+    pub written: bool,
+    /// Records the file normalizes to, and its rejected rows.
+    pub records: usize,
+    pub rejected: Vec<voronka_connectors::ParseError>,
+}
+
+/// `voronka import <slug> FILE`: writes a vendor export file into `raw/` as
+/// one envelope with `put_if_absent` (the key derives from the file's
+/// hash, so a re-import writes nothing) and reports what it normalizes to.
+/// Sources: `tilda` (the leads export, "Заявки" → CSV).
+pub async fn import_file(
+    store: &dyn Store,
+    config: &Config,
+    slug: &str,
+    account: &str,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<Imported> {
+    let env = match slug {
+        "tilda" => voronka_connectors::tilda::csv_envelope(account, file_name, bytes),
+        other => {
+            bail!("`voronka import` reads Tilda leads exports only (slug `tilda`), not {other:?}")
+        }
+    };
+    let key = env.key();
+    let written = store
+        .put_if_absent(&key, Bytes::from(env.to_json()))
+        .await
+        .with_context(|| format!("cannot store {key}"))?;
+    let acc = config.account(slug, account).cloned().unwrap_or_else(|| {
+        voronka_core::config::AccountConfig {
+            id: account.to_string(),
+            base_url: None,
+            credentials: BTreeMap::new(),
+            timezone: None,
+            currency: None,
+            spend_multiplier: None,
+            lookback_days: None,
+            start_date: None,
+            options: BTreeMap::new(),
+        }
+    });
+    let connector = voronka_connectors::connector(slug).context("unknown source")?;
+    let n = connector.normalize(
+        &env,
+        &voronka_connectors::NormalizeContext {
+            account: &acc,
+            school_tz: config.tz(),
+        },
+    );
+    Ok(Imported {
+        key,
+        written,
+        records: n.records.len(),
+        rejected: n.rejected,
+    })
 }
 
 #[cfg(test)]

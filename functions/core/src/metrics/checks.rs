@@ -8,7 +8,8 @@ use super::resolve::Resolved;
 use crate::config::Config;
 use crate::identity::PersonIndex;
 use crate::model::{Dataset, PaymentStatus, StatusKind};
-use crate::money::{RateBook, round_kopecks};
+use crate::money::RateBook;
+use crate::ru;
 use crate::time;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -187,15 +188,7 @@ fn reconciliation(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
         .filter_map(|k| {
             let a = marts.get(k).copied().unwrap_or_default();
             let b = direct.get(k).copied().unwrap_or_default();
-            (a != b).then(|| {
-                format!(
-                    "{} {}: {} ≠ {}",
-                    k.0,
-                    k.1,
-                    round_kopecks(a),
-                    round_kopecks(b)
-                )
-            })
+            (a != b).then(|| format!("{} {}: {} ≠ {}", k.0, k.1, ru::money(a), ru::money(b)))
         })
         .collect();
     if diffs.is_empty() {
@@ -250,8 +243,8 @@ fn reconciliation(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
             CheckStatus::Red,
             format!(
                 "поступления {} ≠ сумма платежей {}: сообщите разработчикам",
-                round_kopecks(cash),
-                round_kopecks(received)
+                ru::money(cash),
+                ru::money(received)
             ),
         ));
     }
@@ -290,15 +283,15 @@ fn unattributed(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
                 format!("{what} пока нет"),
             )),
             Some(p) => {
-                let pct = p.round_dp(1);
+                let pct = ru::percent(p);
                 if p > ten {
-                    out.push(check("unattributed", scope, CheckStatus::Yellow, format!("{pct} % {what} без источника (выше 10 %): проверьте UTM-метки в ссылках и скрытые поля форм")));
+                    out.push(check("unattributed", scope, CheckStatus::Yellow, format!("{pct} {what} без источника (выше 10\u{a0}%): проверьте UTM-метки в ссылках и скрытые поля форм")));
                 } else {
                     out.push(check(
                         "unattributed",
                         scope,
                         CheckStatus::Green,
-                        format!("{pct} % {what} без источника"),
+                        format!("{pct} {what} без источника"),
                     ));
                 }
             }
@@ -320,9 +313,14 @@ fn unmatched(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
             "unmatched_payments",
             "payments",
             CheckStatus::Yellow,
-            format!("{n} платежей на {} ₽ не привязаны ни к одному заказу: проверьте номер заказа в платёжной системе", round_kopecks(sum)),
+            format!("{} на {} не привязаны ни к одному заказу: проверьте номер заказа в платёжной системе", ru::plural(n, "платёж", "платежа", "платежей"), ru::money(sum)),
         ));
     }
+}
+
+/// The smallest item: an example that does not depend on input order.
+fn first(items: &[String]) -> &str {
+    items.iter().min().map(String::as_str).unwrap_or("")
 }
 
 fn currency(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
@@ -332,7 +330,7 @@ fn currency(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
             "currency",
             "rates",
             CheckStatus::Red,
-            format!("{} сумм без курса ЦБ исключены из отчётов (напр. {}): загрузите курсы `voronka ingest cbr`", c.missing.len(), c.missing[0]),
+            format!("{} без курса ЦБ исключены из отчётов (напр. {}): загрузите курсы `voronka ingest cbr`", ru::plural(c.missing.len() as u64, "сумма", "суммы", "сумм"), first(&c.missing)),
         ));
     }
     if !c.fallbacks.is_empty() {
@@ -340,7 +338,7 @@ fn currency(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
             "currency",
             "rates",
             CheckStatus::Yellow,
-            format!("{} сумм пересчитаны по более старому курсу, чем действующий (напр. {}): догрузите курсы ЦБ за эти дни", c.fallbacks.len(), c.fallbacks[0]),
+            format!("{} пересчитаны по более старому курсу, чем действующий (напр. {}): догрузите курсы ЦБ за эти дни", ru::plural(c.fallbacks.len() as u64, "сумма", "суммы", "сумм"), first(&c.fallbacks)),
         ));
     }
     if c.missing.is_empty() && c.fallbacks.is_empty() {
@@ -393,7 +391,7 @@ fn missing_days(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
                 "missing_days",
                 scope,
                 CheckStatus::Yellow,
-                format!("нет статистики за {} дн. (напр. {}): перезагрузите период `voronka ingest {source}`", missing.len(), missing[0].format("%d.%m.%Y")),
+                format!("нет статистики за {} (напр. {}): перезагрузите период `voronka ingest {source}`", ru::plural(missing.len() as u64, "день", "дня", "дней"), missing[0].format("%d.%m.%Y")),
             ));
         }
     }
@@ -555,10 +553,10 @@ fn anomalies(series: &BTreeMap<String, BTreeMap<NaiveDate, Decimal>>) -> Vec<Str
             let today = days.get(&d).copied().unwrap_or_default();
             if median > Decimal::ZERO && today > median * Decimal::from(3) {
                 found.push(format!(
-                    "{name} {}: {} ₽ при медиане {} ₽",
+                    "{name} {}: {} при медиане {}",
                     d.format("%d.%m.%Y"),
-                    round_kopecks(today),
-                    round_kopecks(median)
+                    ru::money(today),
+                    ru::money(median)
                 ));
             }
             d = d.succ_opt().expect("date in range");
@@ -605,8 +603,8 @@ fn spend_anomaly(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
                 scope,
                 CheckStatus::Yellow,
                 format!(
-                    "{} дн. с расходом {what} выше 3× медианы за 14 дней ({}): проверьте ставки и бюджеты",
-                    found.len(),
+                    "{} с расходом {what} выше 3× медианы за 14 дней ({}): проверьте ставки и бюджеты",
+                    ru::plural(found.len() as u64, "день", "дня", "дней"),
                     listed(&found)
                 ),
             ));

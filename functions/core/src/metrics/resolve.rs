@@ -168,7 +168,7 @@ impl Conversion {
         match rates.to_rub(amount, currency, date) {
             Ok((rub, RateUse::Fallback { effective, wanted })) => {
                 self.fallbacks.push(format!(
-                    "{}: {currency} {wanted} by the set of {effective}",
+                    "{}: {currency} на {wanted} по курсу от {effective}",
                     what()
                 ));
                 Some(rub)
