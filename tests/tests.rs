@@ -4,4 +4,5 @@ mod e2e;
 mod from_raw;
 mod lambda_runtime;
 mod normalize;
+mod reliability;
 mod webhook;

@@ -18,8 +18,9 @@
 //!   second 401 fails the job: re-authorize). Token-endpoint exchanges are
 //!   never written to `raw/`; tokens live in the driver's [`TokenStore`]
 //!   ([`Driver::with_token_store`], default: in memory);
-//! - **pacing**: one token bucket (plus the optional hard budget) per
-//!   driver, connector and account;
+//! - **pacing**: one token bucket per driver, connector and account, plus
+//!   the optional hard budget, which is shared by every process through
+//!   the store (see "Hard budgets" below);
 //! - **retries**: transport errors, HTTP 429 and 5xx, and
 //!   [`FetchError::Retryable`] are retried with deterministic exponential
 //!   backoff, honouring `Retry-After` (seconds or HTTP date) and the
@@ -36,6 +37,43 @@
 //! but it is kept in the request given back to the connector and in `raw/`.
 //!
 //! A failing job never stops the other jobs of the run.
+//!
+//! # Hard budgets
+//!
+//! A [`RateLimit::budget`] (`count` requests per `window`, e.g. GetCourse's
+//! 100 per 2 hours) binds the vendor account, not one process: a scheduled
+//! run, a manual `voronka ingest` and a retried Lambda invocation spend the
+//! same budget. The driver therefore keeps the send times of the budgeted
+//! requests in the store given to [`Driver::ingest`], at
+//! [`budget_key`] = `state/budget/<slug>/<account>.json`:
+//! `{"v":1,"source","account","count","window_ms","sent":[RFC 3339 UTC
+//! instants, ascending, only those within the window]}`.
+//!
+//! Before every budgeted request (retries and polls included) the driver
+//! re-reads that file, merges it with the instants it recorded itself,
+//! drops those older than the window and, when a slot is free, **writes
+//! the file with the new instant before sending** (a reservation): a crash
+//! after the write wastes a slot, it never under-counts. A store error
+//! while reading or writing the file fails the job without sending (an
+//! unreadable file names its key; deleting it resets the budget, so only
+//! do that when no request was made in the last window).
+//!
+//! When the budget is used up, the driver waits until enough instants
+//! leave the window, unless that is longer than
+//! [`DriverOptions::max_budget_wait`]: then the job fails at once with an
+//! error naming the source, the account, the requests used in the window
+//! and the time the next slot frees (retry after it). Later jobs of the
+//! run fail the same way without sending anything.
+//!
+//! Concurrency is last-writer-wins (`put` after a re-read), with no lock:
+//! two runs reserving at the same moment can each overwrite the other's
+//! latest instant, so overlapping runs may exceed the budget by a few
+//! requests (at most one per overlapping run per collision; a process
+//! writes its own instants back with its next reservation). Runs that
+//! follow each other are counted exactly. Instants are wall-clock times:
+//! hosts sharing a store must keep their clocks in sync (NTP). With a
+//! [`DriverOptions::wait_cap`] the instants are on the driver's virtual
+//! clock and may lie in the future: sandboxes and tests only.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -151,6 +189,10 @@ pub struct DriverOptions {
     pub user_agent: String,
     /// Safety net against a connector that never says `Done`.
     pub max_requests_per_job: u32,
+    /// The longest wait for a hard-budget slot (see the module docs): a
+    /// job whose next request would wait longer fails at once with a
+    /// "retry after" error. Compared with the uncapped wait.
+    pub max_budget_wait: Duration,
 }
 
 impl Default for DriverOptions {
@@ -166,6 +208,7 @@ impl Default for DriverOptions {
                 env!("CARGO_PKG_VERSION")
             ),
             max_requests_per_job: 10_000,
+            max_budget_wait: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -224,7 +267,9 @@ struct Limiter {
     limit: RateLimit,
     tokens: f64,
     last: Instant,
-    sent: VecDeque<Instant>,
+    /// Budgeted send times (wall clock plus `skew`, epoch milliseconds),
+    /// ascending; merged with the store's record before every request.
+    sent: VecDeque<i64>,
     /// Time added to the real clock by capped waits.
     skew: Duration,
 }
@@ -244,9 +289,19 @@ impl Limiter {
         Instant::now() + self.skew
     }
 
-    /// How long to wait before the next request may go, or None to go now
-    /// (and then the request is accounted).
-    fn try_acquire(&mut self) -> Option<Duration> {
+    /// The budget clock: UTC epoch milliseconds plus the virtual skew.
+    fn wall_ms(&self) -> i64 {
+        Utc::now().timestamp_millis() + millis(self.skew)
+    }
+
+    /// The hard budget, if any (a zero count means none).
+    fn budget(&self) -> Option<(u32, Duration)> {
+        self.limit.budget.filter(|(count, _)| *count > 0)
+    }
+
+    /// Refills the bucket; how long until a token is available, or None
+    /// when one is.
+    fn bucket_wait(&mut self) -> Option<Duration> {
         let now = self.now();
         let cap = f64::from(self.limit.burst.max(1));
         if self.limit.per_second > 0.0 {
@@ -256,33 +311,142 @@ impl Limiter {
             self.tokens = cap;
         }
         self.last = now;
-        let mut wait = Duration::ZERO;
         if self.tokens < 1.0 {
-            wait = Duration::from_secs_f64((1.0 - self.tokens) / self.limit.per_second);
-        }
-        if let Some((count, window)) = self.limit.budget {
-            while self
-                .sent
-                .front()
-                .is_some_and(|t| now.saturating_duration_since(*t) >= window)
-            {
-                self.sent.pop_front();
-            }
-            if count > 0 && self.sent.len() >= count as usize {
-                let oldest = *self.sent.front().expect("non-empty");
-                wait = wait.max((oldest + window).saturating_duration_since(now));
-            }
-        }
-        if wait > Duration::ZERO {
+            let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.limit.per_second);
             // Never a zero-length spin: round up to a millisecond.
             return Some(wait.max(Duration::from_millis(1)));
         }
-        self.tokens -= 1.0;
-        if self.limit.budget.is_some() {
-            self.sent.push_back(now);
-        }
         None
     }
+
+    /// Merges instants recorded elsewhere (the store) into `sent`: an
+    /// instant appearing n times in either list appears n times after.
+    fn merge(&mut self, other: &[i64]) {
+        let mut mine: Vec<i64> = self.sent.drain(..).collect();
+        mine.sort_unstable();
+        let mut theirs = other.to_vec();
+        theirs.sort_unstable();
+        let (mut i, mut j) = (0, 0);
+        while i < mine.len() || j < theirs.len() {
+            let next = match (mine.get(i), theirs.get(j)) {
+                (Some(a), Some(b)) if a == b => {
+                    j += 1;
+                    i += 1;
+                    *a
+                }
+                (Some(a), Some(b)) if a < b => {
+                    i += 1;
+                    *a
+                }
+                (Some(_), Some(b)) | (None, Some(b)) => {
+                    j += 1;
+                    *b
+                }
+                (Some(a), None) => {
+                    i += 1;
+                    *a
+                }
+                (None, None) => unreachable!("loop condition"),
+            };
+            self.sent.push_back(next);
+        }
+    }
+
+    /// Drops the instants that left the window by `now_ms`.
+    fn prune(&mut self, now_ms: i64, window: Duration) {
+        let window = millis(window);
+        self.sent.retain(|t| now_ms - *t < window);
+    }
+
+    /// How long until a budget slot frees at `now_ms` (after [`Self::prune`]),
+    /// or None when one is free.
+    fn budget_wait(&self, now_ms: i64, count: u32, window: Duration) -> Option<Duration> {
+        let count = count as usize;
+        if count == 0 || self.sent.len() < count {
+            return None;
+        }
+        // Enough instants must leave for one slot: the (len - count + 1)-th oldest.
+        let frees = self.sent[self.sent.len() - count] + millis(window);
+        let wait = u64::try_from(frees - now_ms).unwrap_or(0).max(1);
+        Some(Duration::from_millis(wait))
+    }
+
+    /// Accounts one request sent now (`now_ms` on the budget clock).
+    fn take(&mut self, now_ms: i64) {
+        self.tokens -= 1.0;
+        if self.budget().is_some() {
+            let at = self.sent.partition_point(|t| *t <= now_ms);
+            self.sent.insert(at, now_ms);
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// Where the hard budget of `slug`'s `account` is recorded in the store.
+pub fn budget_key(slug: &str, account: &str) -> String {
+    format!("state/budget/{slug}/{account}.json")
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    chrono::DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// The instants of a budget file (RFC 3339 strings or epoch milliseconds).
+fn parse_budget(bytes: &[u8]) -> Result<Vec<i64>, String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let list = v
+        .get("sent")
+        .and_then(serde_json::Value::as_array)
+        .ok_or("no `sent` list")?;
+    list.iter()
+        .map(|t| match t {
+            serde_json::Value::Number(n) => n.as_i64().ok_or(format!("bad instant {n}")),
+            serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp_millis())
+                .map_err(|e| format!("bad instant {s:?}: {e}")),
+            other => Err(format!("bad instant {other}")),
+        })
+        .collect()
+}
+
+fn budget_json(slug: &str, account: &str, count: u32, window: Duration, sent: &[i64]) -> String {
+    serde_json::json!({
+        "v": 1,
+        "source": slug,
+        "account": account,
+        "count": count,
+        "window_ms": millis(window),
+        "sent": sent.iter().map(|t| rfc3339_ms(*t)).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// `2h`, `59m 59s`, `1.5s`, `300ms`.
+fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    if secs < 60 {
+        return format!("{:.1}s", d.as_secs_f64());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h}h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m}m"));
+    }
+    if s > 0 {
+        parts.push(format!("{s}s"));
+    }
+    parts.join(" ")
 }
 
 type LimiterKey = (String, String);
@@ -633,11 +797,83 @@ impl Driver {
         d - real
     }
 
-    async fn pace(&self, limiter: &tokio::sync::Mutex<Limiter>) {
+    /// Waits for the token bucket and the hard budget, then accounts the
+    /// request; a budgeted request is recorded in the store before it is
+    /// sent (see the module docs). Errors are complete job errors.
+    async fn pace(
+        &self,
+        store: &dyn Store,
+        slug: &str,
+        account: &str,
+        limiter: &tokio::sync::Mutex<Limiter>,
+    ) -> Result<(), String> {
         let mut l = limiter.lock().await;
-        while let Some(wait) = l.try_acquire() {
-            let skipped = self.sleep(wait).await;
-            l.skew += skipped;
+        loop {
+            if let Some(wait) = l.bucket_wait() {
+                let skipped = self.sleep(wait).await;
+                l.skew += skipped;
+                continue;
+            }
+            let Some((count, window)) = l.budget() else {
+                let now = l.wall_ms();
+                l.take(now);
+                return Ok(());
+            };
+            let key = budget_key(slug, account);
+            let stored = match store.get(&key).await {
+                Ok(None) => Vec::new(),
+                Ok(Some(bytes)) => parse_budget(&bytes).map_err(|e| {
+                    format!(
+                        "{slug}/{account}: the request budget record {key} is unreadable ({e}); \
+                         nothing sent. Delete it only if no request was made in the last {}",
+                        human(window)
+                    )
+                })?,
+                Err(e) => {
+                    return Err(format!(
+                        "{slug}/{account}: could not read the request budget record {key}: {e}; \
+                         nothing sent"
+                    ));
+                }
+            };
+            let now = l.wall_ms();
+            l.merge(&stored);
+            l.prune(now, window);
+            if let Some(wait) = l.budget_wait(now, count, window) {
+                let used = l.sent.len();
+                let frees = rfc3339_ms(now + millis(wait));
+                if wait > self.opts.max_budget_wait {
+                    return Err(format!(
+                        "{slug}/{account}: request budget exhausted: {used} of {count} requests \
+                         per {} already used by this and other runs (recorded in {key}); the \
+                         next slot frees at {frees}, in {}, longer than the maximum wait of {}: \
+                         retry after {frees}",
+                        human(window),
+                        human(wait),
+                        human(self.opts.max_budget_wait),
+                    ));
+                }
+                tracing::info!(
+                    source = slug,
+                    account,
+                    "request budget exhausted ({used} of {count} per {}); waiting {} until {frees}",
+                    human(window),
+                    human(wait),
+                );
+                let skipped = self.sleep(wait).await;
+                l.skew += skipped;
+                continue;
+            }
+            l.take(now);
+            let sent: Vec<i64> = l.sent.iter().copied().collect();
+            let body = budget_json(slug, account, count, window, &sent);
+            if let Err(e) = store.put(&key, bytes::Bytes::from(body)).await {
+                return Err(format!(
+                    "{slug}/{account}: could not record the request in the budget record \
+                     {key}: {e}; nothing sent"
+                ));
+            }
+            return Ok(());
         }
     }
 
@@ -685,7 +921,9 @@ impl Driver {
             let what = format!("{} {}", request.method, recorded);
             let fail = |reason: String| JobError(format!("{slug}/{account}: {what}: {reason}"));
 
-            self.pace(limiter).await;
+            self.pace(store, slug, account, limiter)
+                .await
+                .map_err(JobError)?;
             attempt += 1;
             let sent = self.send(&request, wire, auth).await;
             let response = match sent {
@@ -1035,15 +1273,70 @@ mod tests {
 
     #[test]
     fn limiter_budget_waits_when_exhausted() {
+        let window = Duration::from_secs(60);
         let mut l = Limiter::new(RateLimit {
             per_second: 1000.0,
             burst: 10,
-            budget: Some((2, Duration::from_secs(60))),
+            budget: Some((2, window)),
         });
-        assert!(l.try_acquire().is_none());
-        assert!(l.try_acquire().is_none());
-        let wait = l.try_acquire().expect("budget exhausted");
-        assert!(wait > Duration::from_secs(59), "{wait:?}");
+        let now = 1_000_000;
+        assert!(l.bucket_wait().is_none());
+        assert!(l.budget_wait(now, 2, window).is_none());
+        l.take(now);
+        assert!(l.budget_wait(now, 2, window).is_none());
+        l.take(now + 10);
+        let wait = l
+            .budget_wait(now + 10, 2, window)
+            .expect("budget exhausted");
+        assert_eq!(wait, Duration::from_millis(59_990));
+        // The oldest leaves the window: a slot frees.
+        l.prune(now + 60_000, window);
+        assert_eq!(l.sent, [now + 10]);
+        assert!(l.budget_wait(now + 60_000, 2, window).is_none());
+    }
+
+    #[test]
+    fn limiter_merge_keeps_the_larger_multiplicity() {
+        let mut l = Limiter::new(RateLimit {
+            per_second: 1.0,
+            burst: 1,
+            budget: Some((10, Duration::from_secs(60))),
+        });
+        l.sent = [1, 5, 5, 9].into();
+        l.merge(&[5, 3, 9, 9, 12]);
+        assert_eq!(l.sent, [1, 3, 5, 5, 9, 9, 12]);
+        // More recorded than the budget (a race): wait for enough to leave.
+        l.prune(12, Duration::from_millis(100));
+        assert_eq!(
+            l.budget_wait(12, 5, Duration::from_millis(100)),
+            Some(Duration::from_millis(5 + 100 - 12))
+        );
+    }
+
+    #[test]
+    fn budget_file_round_trips() {
+        let text = budget_json(
+            "getcourse",
+            "main",
+            100,
+            Duration::from_secs(7200),
+            &[1_764_000_000_123, 1_764_000_001_000],
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["sent"][0], "2025-11-24T16:00:00.123Z");
+        assert_eq!(v["window_ms"], 7_200_000);
+        assert_eq!(
+            parse_budget(text.as_bytes()).unwrap(),
+            vec![1_764_000_000_123, 1_764_000_001_000]
+        );
+        assert_eq!(
+            parse_budget(br#"{"sent":[5, "1970-01-01T00:00:01Z"]}"#).unwrap(),
+            vec![5, 1000]
+        );
+        assert!(parse_budget(b"[]").is_err());
+        assert_eq!(human(Duration::from_secs(7200)), "2h");
+        assert_eq!(human(Duration::from_secs(3599)), "59m 59s");
+        assert_eq!(human(Duration::from_millis(300)), "300ms");
     }
 
     #[test]

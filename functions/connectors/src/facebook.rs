@@ -24,7 +24,41 @@
 //!
 //! Options: `ad_account_id` (digits; an `act_` prefix is tolerated),
 //! `api_version` (default [`DEFAULT_API_VERSION`]), `currency` (used only
-//! when a row lacks `account_currency`; else the account's `currency`).
+//! when a row lacks `account_currency`; else the account's `currency`),
+//! `async`, `poll_interval_seconds`, `url_tags` (below).
+//!
+//! ## Async report runs
+//!
+//! A run window longer than [`MAX_CHUNK_DAYS`] days (a backfill), or option
+//! `async = true`, is fetched through async report runs instead, one job
+//! per chunk of at most [`MAX_ASYNC_CHUNK_DAYS`] days (meta `mode=async`;
+//! `async = false` forces the sync path whatever the length):
+//!
+//! ```text
+//! POST {base}/{api_version}/act_{id}/insights   (form body: the sync query)
+//!   → {"report_run_id":"…"}
+//! GET  {base}/{api_version}/{run_id}#attempt=1&polls=N   (every `poll_interval_seconds`, default 10)
+//!   → {"async_status":"Job Running","async_percent_completion":42,…}
+//! GET  {base}/{api_version}/{run_id}/insights?limit=500   (then `paging.next`)
+//! ```
+//!
+//! The poll is repeated ([`Step::Wait`]) while `async_status` is `Job Not
+//! Started`/`Job Started`/`Job Running` (or `Job Completed` below 100 %),
+//! at most [`MAX_POLLS`] times. `Job Failed`/`Job Skipped` starts a new run
+//! once (`#attempt=2`); a second failure is terminal with Meta's
+//! `error_message`/`error_code`/`error_user_msg`. Any other status is
+//! terminal. Error bodies are classified as for sync requests on every
+//! step. The result pages normalize exactly like sync pages; the start and
+//! poll answers carry no data and give no records.
+//!
+//! ## Creative URL tags
+//!
+//! With option `url_tags = true` an extra `ads` job (no window) reads
+//! `GET {base}/{api_version}/act_{id}/ads?fields=campaign_id,creative{url_tags}&limit=500`
+//! (cursor paging) into `raw/`. The core model has no record for UTM
+//! templates, so normalization emits nothing for it; [`campaign_url_tags`]
+//! reads a stored page into campaign id → distinct `url_tags`, for a future
+//! `CampaignTag` record (see `docs/sources.md`).
 //!
 //! ## Normalized rows and their keys
 //!
@@ -55,7 +89,7 @@ use crate::{
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::Duration;
 use voronka_core::config::AccountConfig;
@@ -66,8 +100,21 @@ const SLUG: &str = "facebook";
 /// Graph API version used when the account does not set `api_version`.
 pub const DEFAULT_API_VERSION: &str = "v25.0";
 
-/// Longest window one insights query covers.
+/// Longest window one insights query covers (sync path), and the longest
+/// run window fetched synchronously unless option `async` says otherwise.
 pub const MAX_CHUNK_DAYS: i64 = 30;
+
+/// Longest window one async report run covers.
+pub const MAX_ASYNC_CHUNK_DAYS: i64 = 90;
+
+/// Wait between polls of a report run unless `poll_interval_seconds` is set.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Polls of one report run before the job gives up (2 h at 10 s).
+pub const MAX_POLLS: u32 = 720;
+
+/// The fields of the `ads` job (creative URL tags).
+pub const AD_FIELDS: &str = "campaign_id,creative{url_tags}";
 
 /// The insights fields requested.
 pub const FIELDS: &str =
@@ -120,6 +167,152 @@ fn chunks(from: NaiveDate, to: NaiveDate, max_days: i64) -> Vec<(NaiveDate, Naiv
         start = end + chrono::Duration::days(1);
     }
     out
+}
+
+/// Whether a run window is fetched through async report runs: option
+/// `async` when set, else windows longer than [`MAX_CHUNK_DAYS`] days.
+fn use_async(account: &AccountConfig, from: NaiveDate, to: NaiveDate) -> bool {
+    match account.options.get("async").and_then(|v| v.as_bool()) {
+        Some(forced) => forced,
+        None => (to - from).num_days() + 1 > MAX_CHUNK_DAYS,
+    }
+}
+
+fn poll_interval(account: &AccountConfig) -> Duration {
+    account
+        .options
+        .get("poll_interval_seconds")
+        .and_then(|v| v.as_integer())
+        .and_then(|n| u64::try_from(n).ok())
+        .map_or(DEFAULT_POLL_INTERVAL, Duration::from_secs)
+}
+
+/// The path of a URL without query and fragment.
+fn path_of(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// A numeric pair of a URL fragment (`#attempt=1&polls=3`).
+fn fragment_num(url: &str, key: &str) -> Option<u32> {
+    let (_, fragment) = url.split_once('#')?;
+    url::form_urlencoded::parse(fragment.as_bytes())
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// The insights query of a window (sync GET query, async POST form).
+fn insights_params(from: NaiveDate, to: NaiveDate) -> Vec<(String, String)> {
+    [
+        ("level", "campaign".to_string()),
+        ("time_increment", "1".to_string()),
+        ("breakdowns", "publisher_platform".to_string()),
+        ("fields", FIELDS.to_string()),
+        (
+            "time_range",
+            format!(
+                r#"{{"since":"{}","until":"{}"}}"#,
+                from.format("%Y-%m-%d"),
+                to.format("%Y-%m-%d")
+            ),
+        ),
+        ("limit", "500".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn graph_url(ctx: &FetchContext<'_>, path: &str) -> String {
+    format!(
+        "{}/{}/{path}",
+        ctx.base_url.trim_end_matches('/'),
+        api_version(ctx.account)
+    )
+}
+
+/// Starts an async report run over [from, to]; `attempt` (1, 2) rides in
+/// the fragment.
+pub fn async_start_request(
+    ctx: &FetchContext<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+    attempt: u32,
+) -> Request {
+    let id = ad_account_id(ctx.account).unwrap_or("0");
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(insights_params(from, to))
+        .finish();
+    Request {
+        method: "POST".into(),
+        url: format!(
+            "{}#attempt={attempt}",
+            graph_url(ctx, &format!("act_{id}/insights"))
+        ),
+        query: Vec::new(),
+        headers: vec![(
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        )],
+        body: Some(body),
+    }
+}
+
+/// Poll `polls` (1-based) of report run `run_id`.
+pub fn async_poll_request(
+    ctx: &FetchContext<'_>,
+    run_id: &str,
+    attempt: u32,
+    polls: u32,
+) -> Request {
+    Request::get(format!(
+        "{}#attempt={attempt}&polls={polls}",
+        graph_url(ctx, run_id)
+    ))
+}
+
+/// The first result page of a completed report run.
+pub fn async_results_request(ctx: &FetchContext<'_>, run_id: &str) -> Request {
+    Request::get(graph_url(ctx, &format!("{run_id}/insights"))).query("limit", "500")
+}
+
+/// Campaign id → distinct creative `url_tags` of one stored `ads` page
+/// (ads without tags are left out).
+pub fn campaign_url_tags(body: &[u8]) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+    let json: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let rows = json
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or("no `data` array")?;
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for row in rows {
+        let campaign = match row.get("campaign_id") {
+            Some(Value::String(s)) => s.trim().to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => continue,
+        };
+        let tags = row
+            .pointer("/creative/url_tags")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or("");
+        if !campaign.is_empty() && !tags.is_empty() {
+            out.entry(campaign).or_default().insert(tags.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// `paging.next` (token stripped) of a page, or done.
+fn page_step(json: &Value) -> Result<Step, FetchError> {
+    if !json.get("data").is_some_and(Value::is_array) {
+        return Err(terminal("response has no `data` array"));
+    }
+    match json.pointer("/paging/next").and_then(Value::as_str) {
+        Some(next) if !next.is_empty() => Ok(Step::Next(Request::get(
+            strip_access_token(next).map_err(terminal)?,
+        ))),
+        _ => Ok(Step::Done { watermark: None }),
+    }
 }
 
 fn retryable(reason: impl Into<String>, after: Option<Duration>) -> FetchError {
@@ -254,56 +447,88 @@ impl Connector for Facebook {
         {
             return Err("options.api_version: expected a version such as \"v25.0\"".into());
         }
+        for key in ["async", "url_tags"] {
+            if let Some(v) = account.options.get(key)
+                && v.as_bool().is_none()
+            {
+                return Err(format!("options.{key}: expected true or false"));
+            }
+        }
+        if let Some(v) = account.options.get("poll_interval_seconds")
+            && v.as_integer().is_none_or(|n| n < 0)
+        {
+            return Err("options.poll_interval_seconds: expected a whole number ≥ 0".into());
+        }
         if !account.credentials.contains_key("token") {
             return Err("credentials.token: required (system-user access token)".into());
         }
         Ok(())
     }
 
-    /// One `insights` job per chunk of at most 30 days; meta `since`,
-    /// `until`.
+    /// One `insights` job per chunk of at most 30 days (sync) or 90 days
+    /// (async: meta `mode=async`); meta `since`, `until`. With option
+    /// `url_tags = true`, one more `ads` job without a window.
     fn plan(&self, ctx: &FetchContext<'_>) -> Vec<Job> {
-        chunks(ctx.from, ctx.to, MAX_CHUNK_DAYS)
+        let is_async = use_async(ctx.account, ctx.from, ctx.to);
+        let days = if is_async {
+            MAX_ASYNC_CHUNK_DAYS
+        } else {
+            MAX_CHUNK_DAYS
+        };
+        let mut jobs: Vec<Job> = chunks(ctx.from, ctx.to, days)
             .into_iter()
-            .map(|(from, to)| Job {
-                entity: "insights".to_string(),
-                window: Some((from, to)),
-                meta: BTreeMap::from([
+            .map(|(from, to)| {
+                let mut meta = BTreeMap::from([
                     ("since".to_string(), from.format("%Y-%m-%d").to_string()),
                     ("until".to_string(), to.format("%Y-%m-%d").to_string()),
-                ]),
+                ]);
+                if is_async {
+                    meta.insert("mode".to_string(), "async".to_string());
+                }
+                Job {
+                    entity: "insights".to_string(),
+                    window: Some((from, to)),
+                    meta,
+                }
             })
-            .collect()
+            .collect();
+        if ctx
+            .account
+            .options
+            .get("url_tags")
+            .and_then(|v| v.as_bool())
+            == Some(true)
+        {
+            jobs.push(Job {
+                entity: "ads".to_string(),
+                window: None,
+                meta: BTreeMap::new(),
+            });
+        }
+        jobs
     }
 
     fn first_request(&self, ctx: &FetchContext<'_>, job: &Job) -> Request {
         let (from, to) = job.window.unwrap_or((ctx.from, ctx.to));
         let id = ad_account_id(ctx.account).unwrap_or("0");
-        Request::get(format!(
-            "{}/{}/act_{id}/insights",
-            ctx.base_url.trim_end_matches('/'),
-            api_version(ctx.account)
-        ))
-        .query("level", "campaign")
-        .query("time_increment", "1")
-        .query("breakdowns", "publisher_platform")
-        .query("fields", FIELDS)
-        .query(
-            "time_range",
-            format!(
-                r#"{{"since":"{}","until":"{}"}}"#,
-                from.format("%Y-%m-%d"),
-                to.format("%Y-%m-%d")
-            ),
-        )
-        .query("limit", "500")
+        if job.entity == "ads" {
+            return Request::get(graph_url(ctx, &format!("act_{id}/ads")))
+                .query("fields", AD_FIELDS)
+                .query("limit", "500");
+        }
+        if job.meta.get("mode").map(String::as_str) == Some("async") {
+            return async_start_request(ctx, from, to, 1);
+        }
+        let mut r = Request::get(graph_url(ctx, &format!("act_{id}/insights")));
+        r.query = insights_params(from, to);
+        r
     }
 
     fn next_step(
         &self,
-        _ctx: &FetchContext<'_>,
-        _job: &Job,
-        _request: &Request,
+        ctx: &FetchContext<'_>,
+        job: &Job,
+        request: &Request,
         response: &Response,
     ) -> Result<Step, FetchError> {
         let json = serde_json::from_slice::<Value>(&response.body);
@@ -322,20 +547,99 @@ impl Connector for Facebook {
             )));
         }
         let json = json.map_err(|e| terminal(format!("body is not JSON: {e}")))?;
-        if !json.get("data").is_some_and(Value::is_array) {
-            return Err(terminal("response has no `data` array"));
+        let attempt = fragment_num(&request.url, "attempt").unwrap_or(1);
+        if request.method == "POST" {
+            // A report run started.
+            let run_id = match json.get("report_run_id") {
+                Some(Value::String(s)) => s.trim().to_string(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            };
+            if run_id.is_empty() || !run_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(terminal(format!(
+                    "async start answered without a usable report_run_id: {json}"
+                )));
+            }
+            return Ok(Step::Wait(
+                poll_interval(ctx.account),
+                async_poll_request(ctx, &run_id, attempt, 1),
+            ));
         }
-        match json.pointer("/paging/next").and_then(Value::as_str) {
-            Some(next) if !next.is_empty() => Ok(Step::Next(Request::get(
-                strip_access_token(next).map_err(terminal)?,
+        if job.entity == "ads" || path_of(&request.url).ends_with("/insights") {
+            return page_step(&json);
+        }
+        // A poll of a report run.
+        let run_id = path_of(&request.url)
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let status = json
+            .get("async_status")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim();
+        let percent = match json.get("async_percent_completion") {
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .unwrap_or(0.0);
+        let polls = fragment_num(&request.url, "polls").unwrap_or(1);
+        match status {
+            "Job Completed" if percent >= 100.0 => {
+                Ok(Step::Next(async_results_request(ctx, &run_id)))
+            }
+            "Job Completed" | "Job Not Started" | "Job Started" | "Job Running" => {
+                if polls >= MAX_POLLS {
+                    return Err(terminal(format!(
+                        "report run {run_id} still {status:?} ({percent} %) after {polls} polls"
+                    )));
+                }
+                Ok(Step::Wait(
+                    poll_interval(ctx.account),
+                    async_poll_request(ctx, &run_id, attempt, polls + 1),
+                ))
+            }
+            "Job Failed" | "Job Skipped" => {
+                if attempt < 2 {
+                    let (from, to) = job.window.unwrap_or((ctx.from, ctx.to));
+                    return Ok(Step::Next(async_start_request(ctx, from, to, attempt + 1)));
+                }
+                let text = |k: &str| match json.get(k) {
+                    Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                let code = match (text("error_code"), text("error_subcode")) {
+                    (Some(c), Some(sc)) => format!(" (error {c}/{sc})"),
+                    (Some(c), None) => format!(" (error {c})"),
+                    _ => String::new(),
+                };
+                let message = [text("error_message"), text("error_user_msg")]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let message = if message.is_empty() {
+                    "no error_message given".to_string()
+                } else {
+                    message
+                };
+                Err(terminal(format!(
+                    "report run {run_id}: {status} twice{code}: {message}"
+                )))
+            }
+            other => Err(terminal(format!(
+                "report run {run_id}: unexpected async_status {other:?}"
             ))),
-            _ => Ok(Step::Done { watermark: None }),
         }
     }
 
     fn normalize(&self, envelope: &RawEnvelope, ctx: &NormalizeContext<'_>) -> Normalized {
         let mut out = Normalized::default();
-        if envelope.status != 200 {
+        // `ads` pages (URL tags) have no canonical record yet.
+        if envelope.status != 200 || envelope.entity == "ads" {
             return out;
         }
         let json = envelope

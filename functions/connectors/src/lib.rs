@@ -33,10 +33,15 @@ pub mod bizon365;
 pub mod ga4;
 pub mod salebot;
 
+pub mod manual_costs;
+pub mod telegram_ads;
+
+pub mod email;
+
 pub use raw::RawEnvelope;
 
 /// Every slug this crate implements, in ingest order (rates first).
-pub const SLUGS: [&str; 13] = [
+pub const SLUGS: [&str; 17] = [
     "cbr",
     "amocrm",
     "getcourse",
@@ -50,6 +55,10 @@ pub const SLUGS: [&str; 13] = [
     "bizon365",
     "salebot",
     "ga4",
+    "unisender",
+    "sendpulse",
+    "telegram_ads",
+    "manual_costs",
 ];
 
 /// Looks up a connector by slug.
@@ -68,6 +77,10 @@ pub fn connector(slug: &str) -> Option<Box<dyn Connector>> {
         "bizon365" => Box::new(bizon365::Bizon365),
         "salebot" => Box::new(salebot::Salebot),
         "ga4" => Box::new(ga4::Ga4),
+        "unisender" => Box::new(email::UNISENDER),
+        "sendpulse" => Box::new(email::SENDPULSE),
+        "telegram_ads" => Box::new(telegram_ads::TelegramAds),
+        "manual_costs" => Box::new(manual_costs::ManualCosts),
         _ => return None,
     })
 }

@@ -758,3 +758,312 @@ async fn oauth_token_endpoint_is_retried_on_5xx_and_never_captured() {
     let text = String::from_utf8(store.get(&keys[0]).await.unwrap().unwrap().to_vec()).unwrap();
     assert!(!text.contains("tok-1") && !text.contains("ref-1") && !text.contains("cl-s3cret"));
 }
+
+/// `/items?page=1..=n`, each page linking to the next.
+fn pages(server: &MockServer, n: u32) {
+    for p in 1..=n {
+        let next = (p < n).then(|| format!("/items?page={}", p + 1));
+        server
+            .route("GET", "/items")
+            .query("page", &p.to_string())
+            .respond([page(p, next.as_deref())]);
+    }
+}
+
+fn budgeted(count: u32, window: Duration) -> Paged {
+    let mut connector = Paged::new(AuthScheme::Bearer {
+        credential: "token",
+    });
+    connector.limit = RateLimit {
+        per_second: 1000.0,
+        burst: 100,
+        budget: Some((count, window)),
+    };
+    connector
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const BUDGET_KEY: &str = "state/budget/paged/main.json";
+
+/// The instants recorded in the budget file, as epoch milliseconds.
+async fn budget_instants(store: &MemoryStore) -> Vec<i64> {
+    let bytes = store.get(BUDGET_KEY).await.unwrap().expect("budget file");
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["source"], "paged");
+    assert_eq!(v["account"], "main");
+    v["sent"]
+        .as_array()
+        .expect("sent list")
+        .iter()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t.as_str().expect("RFC 3339 string"))
+                .expect("RFC 3339")
+                .timestamp_millis()
+        })
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[tokio::test]
+async fn the_budget_is_shared_by_successive_runs_through_the_store() {
+    let server = MockServer::start().await;
+    pages(&server, 4);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let connector = budgeted(5, HOUR);
+    assert_eq!(
+        voronka_connectors::driver::budget_key("paged", "main"),
+        BUDGET_KEY
+    );
+
+    // First process: 4 of 5 requests.
+    let before = now_ms();
+    let first = Driver::new(fast(), secrets())
+        .ingest(&store, &connector, &ctx, "run1")
+        .await;
+    assert!(first.ok(), "{first:?}");
+    assert_eq!(first.jobs[0].requests, 4);
+    let sent = budget_instants(&store).await;
+    assert_eq!(sent.len(), 4);
+    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
+    assert!(sent[0] >= before && sent[3] <= now_ms(), "{sent:?}");
+
+    // Second process (a new driver, nothing in memory): one request is
+    // left; the next slot frees in about an hour, more than the default
+    // 15 minutes, so the job fails instead of waiting.
+    let second = Driver::new(fast(), secrets())
+        .ingest(&store, &connector, &ctx, "run2")
+        .await;
+    let job = &second.jobs[0];
+    assert_eq!(job.requests, 1, "{job:?}");
+    assert_eq!(server.requests().len(), 5);
+    let err = job.error.as_deref().unwrap();
+    assert!(
+        err.starts_with("paged/main: request budget exhausted: 5 of 5 requests per 1h"),
+        "{err}"
+    );
+    assert!(err.contains(BUDGET_KEY), "{err}");
+    assert!(
+        err.contains("longer than the maximum wait of 15m: retry after "),
+        "{err}"
+    );
+    // The next slot is the oldest instant plus the window.
+    let frees = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(sent[0] + 3_600_000)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    assert!(err.ends_with(&format!("retry after {frees}")), "{err}");
+    let after = budget_instants(&store).await;
+    assert_eq!(after.len(), 5);
+    assert_eq!(after[..4], sent[..]);
+    // Only the answered request is in raw/; the refused one was never sent.
+    assert_eq!(job.raw_keys.len(), 1);
+}
+
+#[tokio::test]
+async fn a_run_waits_for_budget_slots_up_to_max_budget_wait() {
+    let server = MockServer::start().await;
+    pages(&server, 4);
+    let store = MemoryStore::new();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let connector = budgeted(5, HOUR);
+    let opts = DriverOptions {
+        max_budget_wait: 2 * HOUR,
+        ..fast()
+    };
+    let first = Driver::new(opts.clone(), secrets())
+        .ingest(&store, &connector, &ctx, "run1")
+        .await;
+    assert!(first.ok(), "{first:?}");
+    let sent = budget_instants(&store).await;
+
+    // The wait cap shortens the hour-long waits; the virtual clock moves on.
+    let second = Driver::new(opts, secrets())
+        .ingest(&store, &connector, &ctx, "run2")
+        .await;
+    assert!(second.ok(), "{second:?}");
+    assert_eq!(second.jobs[0].requests, 4);
+    assert_eq!(server.requests().len(), 8);
+    let after = budget_instants(&store).await;
+    // The first request of run 2 went at once (the fifth slot); the other
+    // three each waited until an instant of run 1 left the window, which
+    // is then dropped from the record (how many of run 1's instants are
+    // still inside depends on the few real milliseconds between them).
+    assert!((4..=5).contains(&after.len()), "{after:?}");
+    assert!(!after.contains(&sent[0]), "{after:?}");
+    let tail = &after[after.len() - 3..];
+    assert!(tail.iter().all(|t| *t >= sent[0] + 3_600_000), "{after:?}");
+    let latest = *after.last().unwrap();
+    assert!(after.iter().all(|t| latest - t < 3_600_000), "{after:?}");
+    assert!(after.windows(2).all(|w| w[0] <= w[1]), "{after:?}");
+}
+
+#[tokio::test]
+async fn instants_outside_the_window_are_dropped_and_recent_ones_count() {
+    let server = MockServer::start().await;
+    pages(&server, 4);
+    let store = MemoryStore::new();
+    let now = now_ms();
+    let two_hours_ago = now - 2 * 3_600_000;
+    let recent = [now - 600_000, now - 500_000, now - 400_000];
+    let seeded = json!({"sent": [
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(two_hours_ago).unwrap().to_rfc3339(),
+        two_hours_ago + 1,
+        // Epoch milliseconds are read too.
+        recent[0], recent[1], recent[2],
+    ]});
+    store
+        .put(BUDGET_KEY, bytes::Bytes::from(seeded.to_string()))
+        .await
+        .unwrap();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let report = Driver::new(fast(), secrets())
+        .ingest(&store, &connector_5_per_hour(), &ctx, "run1")
+        .await;
+    // 3 recent + 2 new = 5: the third page is refused.
+    let job = &report.jobs[0];
+    assert_eq!(job.requests, 2, "{job:?}");
+    let err = job.error.as_deref().unwrap();
+    assert!(err.contains("5 of 5 requests per 1h"), "{err}");
+    // The oldest recent instant frees the next slot, ~50 minutes from now.
+    assert!(
+        err.contains(", in 49m") || err.contains(", in 50m"),
+        "{err}"
+    );
+    let after = budget_instants(&store).await;
+    assert_eq!(after.len(), 5, "{after:?}");
+    assert_eq!(after[..3], recent[..]);
+    assert!(after[3] >= now && after[4] >= after[3], "{after:?}");
+}
+
+fn connector_5_per_hour() -> Paged {
+    budgeted(5, HOUR)
+}
+
+#[tokio::test]
+async fn an_exhausted_budget_fails_every_job_without_sending() {
+    let server = MockServer::start().await;
+    pages(&server, 1);
+    let store = MemoryStore::new();
+    let now = now_ms();
+    let seeded = json!({"sent": [now - 60_000, now - 30_000]});
+    store
+        .put(BUDGET_KEY, bytes::Bytes::from(seeded.to_string()))
+        .await
+        .unwrap();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let mut connector = budgeted(2, HOUR);
+    connector.entities = vec!["items", "other"];
+    let opts = DriverOptions {
+        max_budget_wait: Duration::from_secs(30 * 60),
+        ..fast()
+    };
+    let report = Driver::new(opts, secrets())
+        .ingest(&store, &connector, &ctx, "run1")
+        .await;
+    assert_eq!(report.failed().len(), 2);
+    for job in &report.jobs {
+        assert_eq!(job.requests, 0);
+        let err = job.error.as_deref().unwrap();
+        assert!(
+            err.starts_with("paged/main: request budget exhausted: 2 of 2 requests per 1h"),
+            "{err}"
+        );
+        // The older instant (a minute ago) leaves the window first.
+        assert!(err.contains(", in 58m"), "{err}");
+        assert!(err.contains("maximum wait of 30m: retry after "), "{err}");
+    }
+    assert!(server.requests().is_empty());
+    assert!(store.list("raw/").await.unwrap().is_empty());
+    // Nothing was reserved: the record is untouched.
+    assert_eq!(
+        store.get(BUDGET_KEY).await.unwrap().unwrap(),
+        seeded.to_string()
+    );
+}
+
+#[tokio::test]
+async fn a_short_budget_wait_is_really_waited() {
+    let server = MockServer::start().await;
+    pages(&server, 1);
+    let store = MemoryStore::new();
+    let window = Duration::from_millis(400);
+    let seeded = json!({"sent": [now_ms()]});
+    store
+        .put(BUDGET_KEY, bytes::Bytes::from(seeded.to_string()))
+        .await
+        .unwrap();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let opts = DriverOptions {
+        wait_cap: None,
+        max_budget_wait: Duration::from_secs(5),
+        ..fast()
+    };
+    let start = std::time::Instant::now();
+    let report = Driver::new(opts, secrets())
+        .ingest(&store, &budgeted(1, window), &ctx, "run1")
+        .await;
+    assert!(report.ok(), "{report:?}");
+    let waited = server.requests()[0].at - start;
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+}
+
+#[tokio::test]
+async fn an_unreadable_budget_record_fails_the_job_without_sending() {
+    let server = MockServer::start().await;
+    pages(&server, 1);
+    let store = MemoryStore::new();
+    store
+        .put(BUDGET_KEY, bytes::Bytes::from_static(b"not json"))
+        .await
+        .unwrap();
+    let account = acc();
+    let ctx = fetch_context(
+        &account,
+        &server.base_url(),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    );
+    let report = Driver::new(fast(), secrets())
+        .ingest(&store, &connector_5_per_hour(), &ctx, "run1")
+        .await;
+    let err = report.jobs[0].error.as_deref().unwrap();
+    assert!(
+        err.starts_with("paged/main: the request budget record"),
+        "{err}"
+    );
+    assert!(err.contains(BUDGET_KEY), "{err}");
+    assert!(server.requests().is_empty());
+}

@@ -219,7 +219,12 @@ fn options_and_first_request() {
 
 #[test]
 fn plan_chunks_windows_of_at_most_30_days() {
-    let a = acc();
+    // Forced sync (a 91-day window would otherwise go async).
+    let a = account(json!({
+        "id": "fb",
+        "credentials": {"token": {"env": "FB_TOKEN"}},
+        "options": {"ad_account_id": "100000000000001", "async": false},
+    }));
     let ctx = fetch_context(&a, BASE, date(2026, 9, 1), date(2026, 11, 30));
     let windows: Vec<_> = Facebook
         .plan(&ctx)
@@ -574,4 +579,529 @@ async fn driver_stops_on_expired_token() {
     let err = report.jobs[0].error.as_deref().unwrap();
     assert!(err.contains("token expired or revoked"), "{err}");
     assert!(!err.contains("fb-secret"));
+}
+
+// ------------------------------------------------------------ async report runs
+
+const RUN: &str = "192025512975195";
+
+fn acc_with(options: Value) -> AccountConfig {
+    let mut o = json!({"ad_account_id": "100000000000001"});
+    o.as_object_mut()
+        .unwrap()
+        .extend(options.as_object().unwrap().clone());
+    account(json!({"id": "fb", "credentials": {"token": {"env": "FB_TOKEN"}}, "options": o}))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stat_on(
+    d: chrono::NaiveDate,
+    campaign: &str,
+    name: &str,
+    platform: &str,
+    pp: &str,
+    imp: u64,
+    clicks: u64,
+    spend: &str,
+) -> Record {
+    let Record::AdStat(mut s) = stat(1, campaign, name, platform, pp, imp, clicks, spend) else {
+        unreachable!()
+    };
+    s.date = d;
+    Record::AdStat(s)
+}
+
+fn async_records() -> Vec<Record> {
+    vec![
+        stat_on(
+            date(2026, 8, 1),
+            C1,
+            "Python — лиды",
+            "facebook",
+            "facebook",
+            5400,
+            87,
+            "101.25",
+        ),
+        stat_on(
+            date(2026, 8, 1),
+            C1,
+            "Python — лиды",
+            "instagram",
+            "instagram",
+            3100,
+            40,
+            "64.5",
+        ),
+        stat_on(
+            date(2026, 10, 29),
+            C2,
+            "Reels",
+            "instagram",
+            "instagram",
+            800,
+            9,
+            "12.005",
+        ),
+    ]
+}
+
+#[test]
+fn long_windows_and_the_async_option_plan_report_runs() {
+    // 91 days, no option: async, chunks of at most 90 days.
+    let a = acc();
+    let ctx = fetch_context(&a, BASE, date(2026, 9, 1), date(2026, 11, 30));
+    let jobs = Facebook.plan(&ctx);
+    let windows: Vec<_> = jobs.iter().map(|j| j.window.unwrap()).collect();
+    assert_eq!(
+        windows,
+        vec![
+            (date(2026, 9, 1), date(2026, 11, 29)),
+            (date(2026, 11, 30), date(2026, 11, 30)),
+        ]
+    );
+    assert!(
+        jobs.iter()
+            .all(|j| j.entity == "insights"
+                && j.meta.get("mode").map(String::as_str) == Some("async"))
+    );
+    let r = Facebook.first_request(&ctx, &jobs[0]);
+    assert_eq!(r.method, "POST");
+    assert_eq!(
+        r.url,
+        format!("{BASE}/v25.0/act_100000000000001/insights#attempt=1")
+    );
+    assert!(r.query.is_empty());
+    let form: BTreeMap<String, String> =
+        url::form_urlencoded::parse(r.body.as_deref().unwrap().as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(
+        form["time_range"],
+        r#"{"since":"2026-09-01","until":"2026-11-29"}"#
+    );
+    assert_eq!(form["level"], "campaign");
+    assert_eq!(form["breakdowns"], "publisher_platform");
+    assert_eq!(form["time_increment"], "1");
+    assert_eq!(form["fields"], facebook::FIELDS);
+
+    // Exactly 30 days stays sync; `async = true` forces report runs.
+    let ctx = fetch_context(&a, BASE, date(2026, 11, 1), date(2026, 11, 30));
+    let jobs = Facebook.plan(&ctx);
+    assert_eq!(jobs.len(), 1);
+    assert!(!jobs[0].meta.contains_key("mode"));
+    assert_eq!(Facebook.first_request(&ctx, &jobs[0]).method, "GET");
+    let forced = acc_with(json!({"async": true}));
+    assert_eq!(Facebook.validate(&forced), Ok(()));
+    let ctx = fetch_context(&forced, BASE, date(2026, 11, 1), date(2026, 11, 2));
+    let jobs = Facebook.plan(&ctx);
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(Facebook.first_request(&ctx, &jobs[0]).method, "POST");
+
+    // url_tags = true adds one windowless `ads` job.
+    let tags = acc_with(json!({"url_tags": true}));
+    let ctx = fetch_context(&tags, BASE, date(2026, 11, 1), date(2026, 11, 2));
+    let jobs = Facebook.plan(&ctx);
+    assert_eq!(jobs.len(), 2);
+    assert_eq!((jobs[1].entity.as_str(), jobs[1].window), ("ads", None));
+    assert_eq!(
+        Facebook.first_request(&ctx, &jobs[1]),
+        Request::get(format!("{BASE}/v25.0/act_100000000000001/ads"))
+            .query("fields", "campaign_id,creative{url_tags}")
+            .query("limit", "500")
+    );
+
+    for (bad, key) in [
+        (json!({"async": "yes"}), "async"),
+        (json!({"url_tags": 1}), "url_tags"),
+        (
+            json!({"poll_interval_seconds": -1}),
+            "poll_interval_seconds",
+        ),
+        (
+            json!({"poll_interval_seconds": "10"}),
+            "poll_interval_seconds",
+        ),
+    ] {
+        let err = Facebook.validate(&acc_with(bad)).unwrap_err();
+        assert!(err.contains(key), "{err}");
+    }
+    assert_eq!(
+        Facebook.validate(&acc_with(json!({"poll_interval_seconds": 0}))),
+        Ok(())
+    );
+}
+
+#[test]
+fn async_statuses_decide_the_next_step() {
+    let a = acc_with(json!({"async": true}));
+    let ctx = fetch_context(&a, BASE, date(2026, 8, 1), date(2026, 10, 29));
+    let job = Facebook.plan(&ctx).remove(0);
+    let start = Facebook.first_request(&ctx, &job);
+    let step =
+        |req: &Request, body: &[u8]| Facebook.next_step(&ctx, &job, req, &response(200, body));
+    let poll = |attempt: u32, polls: u32| {
+        Request::get(format!(
+            "{BASE}/v25.0/{RUN}#attempt={attempt}&polls={polls}"
+        ))
+    };
+
+    // Start → wait (default 10 s) → first poll.
+    assert_eq!(
+        step(&start, &fixture("facebook", "async_start.json")),
+        Ok(Step::Wait(Duration::from_secs(10), poll(1, 1)))
+    );
+    // A numeric run id works too; none is terminal.
+    assert_eq!(
+        step(&start, br#"{"report_run_id": 42}"#),
+        Ok(Step::Wait(
+            Duration::from_secs(10),
+            Request::get(format!("{BASE}/v25.0/42#attempt=1&polls=1"))
+        ))
+    );
+    assert!(matches!(
+        step(&start, br#"{"id": "x"}"#),
+        Err(FetchError::Terminal { .. })
+    ));
+    // Running → poll again, counting.
+    assert_eq!(
+        step(&poll(1, 1), &fixture("facebook", "async_running.json")),
+        Ok(Step::Wait(Duration::from_secs(10), poll(1, 2)))
+    );
+    for status in ["Job Not Started", "Job Started"] {
+        let body = json!({"id": RUN, "async_status": status, "async_percent_completion": 0});
+        assert_eq!(
+            step(&poll(1, 3), body.to_string().as_bytes()),
+            Ok(Step::Wait(Duration::from_secs(10), poll(1, 4)))
+        );
+    }
+    // Completed but below 100 %: still waiting.
+    let almost = json!({"async_status": "Job Completed", "async_percent_completion": "99"});
+    assert_eq!(
+        step(&poll(1, 2), almost.to_string().as_bytes()),
+        Ok(Step::Wait(Duration::from_secs(10), poll(1, 3)))
+    );
+    // Completed at 100 % → the result pages.
+    let results = Request::get(format!("{BASE}/v25.0/{RUN}/insights")).query("limit", "500");
+    assert_eq!(
+        step(&poll(1, 3), &fixture("facebook", "async_completed.json")),
+        Ok(Step::Next(results.clone()))
+    );
+    // Result pages follow `next` without the echoed token, then stop.
+    let Ok(Step::Next(next)) = step(&results, &fixture("facebook", "async_results_page1.json"))
+    else {
+        panic!("expected page 2")
+    };
+    assert_eq!(
+        next.url,
+        format!("{BASE}/v25.0/{RUN}/insights?limit=500&after=QkJC")
+    );
+    assert_eq!(
+        step(&next, &fixture("facebook", "async_results_page2.json")),
+        Ok(Step::Done { watermark: None })
+    );
+
+    // Failed or skipped once → a new run (attempt 2); twice → terminal
+    // with Meta's message.
+    let mut restart = start.clone();
+    restart.url = format!("{BASE}/v25.0/act_100000000000001/insights#attempt=2");
+    assert_eq!(
+        step(&poll(1, 5), &fixture("facebook", "async_failed.json")),
+        Ok(Step::Next(restart.clone()))
+    );
+    let skipped = json!({"async_status": "Job Skipped", "async_percent_completion": 0});
+    assert_eq!(
+        step(&poll(1, 1), skipped.to_string().as_bytes()),
+        Ok(Step::Next(restart.clone()))
+    );
+    assert_eq!(
+        step(&restart, &fixture("facebook", "async_start.json")),
+        Ok(Step::Wait(Duration::from_secs(10), poll(2, 1)))
+    );
+    match step(&poll(2, 7), &fixture("facebook", "async_failed.json")) {
+        Err(FetchError::Terminal { reason, .. }) => {
+            assert!(reason.contains(RUN), "{reason}");
+            assert!(reason.contains("error -2/2490547"), "{reason}");
+            assert!(
+                reason.contains("Async job failed; Please retry with a smaller date range"),
+                "{reason}"
+            );
+        }
+        other => panic!("a second failure is terminal: {other:?}"),
+    }
+    assert!(matches!(
+        step(&poll(2, 1), skipped.to_string().as_bytes()),
+        Err(FetchError::Terminal { .. })
+    ));
+    // Unknown status, and too many polls: terminal.
+    let odd = json!({"async_status": "Job Vanished"});
+    assert!(matches!(
+        step(&poll(1, 1), odd.to_string().as_bytes()),
+        Err(FetchError::Terminal { .. })
+    ));
+    match step(
+        &poll(1, facebook::MAX_POLLS),
+        &fixture("facebook", "async_running.json"),
+    ) {
+        Err(FetchError::Terminal { reason, .. }) => assert!(reason.contains("polls"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // Errors on any step are classified as for sync requests.
+    assert!(matches!(
+        step(&poll(1, 1), &fixture("facebook", "error_throttle_17.json")),
+        Err(FetchError::Retryable { .. })
+    ));
+    assert!(matches!(
+        step(&start, &fixture("facebook", "error_token_190.json")),
+        Err(FetchError::Terminal { .. })
+    ));
+
+    // The poll interval option (0 in tests).
+    let fast = acc_with(json!({"async": true, "poll_interval_seconds": 0}));
+    let ctx = fetch_context(&fast, BASE, date(2026, 8, 1), date(2026, 10, 29));
+    assert_eq!(
+        Facebook.next_step(
+            &ctx,
+            &job,
+            &start,
+            &response(200, &fixture("facebook", "async_start.json"))
+        ),
+        Ok(Step::Wait(Duration::ZERO, poll(1, 1)))
+    );
+}
+
+#[test]
+fn async_pages_normalize_like_sync_and_polls_give_nothing() {
+    let n1 = normalize(&fixture("facebook", "async_results_page1.json"));
+    let n2 = normalize(&fixture("facebook", "async_results_page2.json"));
+    assert_eq!((n1.rejected.len(), n2.rejected.len()), (0, 0));
+    let got: Vec<Record> = n1.records.into_iter().chain(n2.records).collect();
+    assert_eq!(got, async_records());
+    for name in [
+        "async_start.json",
+        "async_running.json",
+        "async_completed.json",
+        "async_failed.json",
+    ] {
+        assert_eq!(
+            normalize(&fixture("facebook", name)),
+            Normalized::default(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn url_tags_are_read_but_not_normalized() {
+    let body = fixture("facebook", "ads_url_tags.json");
+    let tags = facebook::campaign_url_tags(&body).unwrap();
+    assert_eq!(
+        tags,
+        BTreeMap::from([(
+            C1.to_string(),
+            BTreeSet::from([
+                "utm_source=fb&utm_medium=cpc&utm_campaign={{campaign.name}}".to_string(),
+                "utm_source=ig&utm_medium=cpc&utm_campaign={{campaign.name}}".to_string(),
+            ])
+        )])
+    );
+    assert!(facebook::campaign_url_tags(b"{}").is_err());
+    // An `ads` envelope yields no records (the core has no record for it).
+    let (body_encoding, body) = RawEnvelope::encode_body(&body);
+    let env = RawEnvelope {
+        v: 1,
+        source: "facebook".into(),
+        account: "fb".into(),
+        run: "r1".into(),
+        seq: 1,
+        entity: "ads".into(),
+        window_from: None,
+        window_to: None,
+        meta: BTreeMap::new(),
+        request: RawRequest {
+            method: "GET".into(),
+            url: format!("{BASE}/v25.0/act_100000000000001/ads?access_token=***"),
+            body: None,
+        },
+        status: 200,
+        headers: BTreeMap::new(),
+        received_at: chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap(),
+        body_encoding,
+        body,
+    };
+    let a = acc();
+    let ctx = NormalizeContext {
+        account: &a,
+        school_tz: chrono_tz::Europe::Moscow,
+    };
+    assert_eq!(Facebook.normalize(&env, &ctx), Normalized::default());
+}
+
+fn script_async(server: &MockServer, polls: Vec<MockResponse>) {
+    let run_path = format!("/v25.0/{RUN}");
+    let results = format!("/v25.0/{RUN}/insights");
+    let page1 =
+        fixture_str("facebook", "async_results_page1.json").replace(BASE, &server.base_url());
+    server
+        .route("POST", "/v25.0/act_100000000000001/insights")
+        .respond([MockResponse::json(
+            200,
+            fixture("facebook", "async_start.json"),
+        )]);
+    server
+        .route("GET", &results)
+        .query("after", "QkJC")
+        .respond([MockResponse::json(
+            200,
+            fixture("facebook", "async_results_page2.json"),
+        )]);
+    server
+        .route("GET", &results)
+        .respond([MockResponse::json(200, page1.into_bytes())]);
+    server.route("GET", &run_path).respond(polls);
+}
+
+fn fast_driver() -> Driver {
+    Driver::new(
+        DriverOptions {
+            wait_cap: Some(Duration::ZERO),
+            base_backoff: Duration::ZERO,
+            ..DriverOptions::default()
+        },
+        Arc::new(StaticSecrets(BTreeMap::from([(
+            "token".to_string(),
+            "fb-secret".to_string(),
+        )]))),
+    )
+}
+
+#[tokio::test]
+async fn driver_runs_an_async_report_and_is_idempotent() {
+    let server = MockServer::start().await;
+    script_async(
+        &server,
+        vec![
+            MockResponse::json(200, fixture("facebook", "async_running.json")),
+            MockResponse::json(200, fixture("facebook", "async_running.json")),
+            MockResponse::json(200, fixture("facebook", "async_completed.json")),
+        ],
+    );
+    let a = account(json!({
+        "id": "fb",
+        "base_url": server.base_url(),
+        "credentials": {"token": {"env": "FB_TOKEN"}},
+        "options": {"ad_account_id": "100000000000001", "poll_interval_seconds": 0},
+    }));
+    // 90 days: one async job.
+    let ctx = fetch_context(&a, &server.base_url(), date(2026, 8, 1), date(2026, 10, 29));
+    let d = fast_driver();
+    let store = MemoryStore::new();
+    let report = d.ingest(&store, &Facebook, &ctx, "run1").await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.jobs.len(), 1);
+    let sent = server.requests();
+    let shape: Vec<(&str, &str, Option<&str>)> = sent
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str(), r.param("after")))
+        .collect();
+    let run_path = format!("/v25.0/{RUN}");
+    let results = format!("/v25.0/{RUN}/insights");
+    assert_eq!(
+        shape,
+        vec![
+            ("POST", "/v25.0/act_100000000000001/insights", None),
+            ("GET", run_path.as_str(), None),
+            ("GET", run_path.as_str(), None),
+            ("GET", run_path.as_str(), None),
+            ("GET", results.as_str(), None),
+            ("GET", results.as_str(), Some("QkJC")),
+        ]
+    );
+    for r in &sent {
+        let tokens: Vec<&str> = r
+            .query
+            .iter()
+            .filter(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(tokens, vec!["fb-secret"], "{}", r.path_and_query());
+    }
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&sent[0].body)
+        .into_owned()
+        .collect();
+    assert_eq!(
+        form["time_range"],
+        r#"{"since":"2026-08-01","until":"2026-10-29"}"#
+    );
+    assert_eq!(sent[4].param("limit"), Some("500"));
+    assert_eq!(report.raw_keys().len(), 6, "every response is stored");
+
+    let got = normalized(&store, &report.raw_keys(), &a).await;
+    assert_eq!(got, async_records());
+
+    // Re-fetching the window gives the same records.
+    let store2 = MemoryStore::new();
+    let report2 = d.ingest(&store2, &Facebook, &ctx, "run2").await;
+    assert!(report2.ok(), "{report2:?}");
+    assert_eq!(normalized(&store2, &report2.raw_keys(), &a).await, got);
+}
+
+#[tokio::test]
+async fn driver_restarts_a_failed_run_once_then_fails() {
+    // Failed, then completed after the restart.
+    let server = MockServer::start().await;
+    script_async(
+        &server,
+        vec![
+            MockResponse::json(200, fixture("facebook", "async_failed.json")),
+            MockResponse::json(200, fixture("facebook", "async_completed.json")),
+        ],
+    );
+    let a = account(json!({
+        "id": "fb",
+        "base_url": server.base_url(),
+        "credentials": {"token": {"env": "FB_TOKEN"}},
+        "options": {"ad_account_id": "100000000000001", "async": true, "poll_interval_seconds": 0},
+    }));
+    let ctx = fetch_context(&a, &server.base_url(), date(2026, 8, 1), date(2026, 10, 29));
+    let store = MemoryStore::new();
+    let report = fast_driver().ingest(&store, &Facebook, &ctx, "run1").await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count(),
+        2
+    );
+    assert_eq!(
+        normalized(&store, &report.raw_keys(), &a).await,
+        async_records()
+    );
+
+    // Failed twice: the job fails with Meta's message, nothing else is sent.
+    let server = MockServer::start().await;
+    script_async(
+        &server,
+        vec![MockResponse::json(
+            200,
+            fixture("facebook", "async_failed.json"),
+        )],
+    );
+    let a = account(json!({
+        "id": "fb",
+        "base_url": server.base_url(),
+        "credentials": {"token": {"env": "FB_TOKEN"}},
+        "options": {"ad_account_id": "100000000000001", "async": true, "poll_interval_seconds": 0},
+    }));
+    let ctx = fetch_context(&a, &server.base_url(), date(2026, 8, 1), date(2026, 10, 29));
+    let report = fast_driver()
+        .ingest(&MemoryStore::new(), &Facebook, &ctx, "run1")
+        .await;
+    let err = report.jobs[0].error.as_deref().unwrap();
+    assert!(err.contains("Async job failed"), "{err}");
+    assert!(!err.contains("fb-secret"));
+    let methods: Vec<String> = server.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, vec!["POST", "GET", "POST", "GET"]);
 }

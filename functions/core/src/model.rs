@@ -503,13 +503,15 @@ impl Record {
         }
     }
 
-    /// For date-window sources (ad stats, sessions, rates): the date a
-    /// re-fetched window replaces. Records of other entities are upserts by
-    /// key and never removed by a window.
+    /// For date-window sources (ad stats, sessions, manual costs): the date
+    /// a re-fetched window (or a newer upload of a costs file) replaces.
+    /// Records of other entities are upserts by key and never removed by a
+    /// window.
     pub fn window_day(&self) -> Option<NaiveDate> {
         match self {
             Record::AdStat(r) => Some(r.date),
             Record::Session(r) => Some(r.date),
+            Record::ManualCost(r) => Some(r.date),
             _ => None,
         }
     }

@@ -178,9 +178,19 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport> {
     merge(&mut report, &phases, "aggregate phase: ");
 
     // The 15-minute refresh: the held-back hour arrives, then the pipeline.
+    // They arrive now, as real webhooks do: re-stamped with the arrival
+    // time (a delivery stamped hours in the past would be a late writer,
+    // which the incremental normalizer answers with a full rebuild).
     let store = LocalStore::new(opts.out.clone());
+    let arrival = chrono::Utc::now();
     for (key, bytes) in &held {
-        store.put_if_absent(key, Bytes::from(bytes.clone())).await?;
+        let mut env = voronka_connectors::RawEnvelope::from_json(bytes)
+            .map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
+        env.received_at = arrival;
+        env.run = format!("{}-bench", arrival.format("%Y%m%dT%H%M%S%3fZ"));
+        store
+            .put_if_absent(&env.key(), Bytes::from(env.to_json()))
+            .await?;
     }
     let refresh = child(&opts.out, "refresh")?;
     merge(&mut report, &refresh, "15-minute refresh: ");
@@ -292,6 +302,14 @@ async fn run_step(out: &Path, step: &str) -> Result<BenchReport> {
             r.add("normalize", secs(t.elapsed()), "s");
             r.add("normalize peak RSS", peak_rss_mb(), "MB");
             r.add("normalize envelopes read", n.envelopes as f64, "");
+            r.add(
+                "normalize ran as a full rebuild (1 = yes)",
+                f64::from(u8::from(n.full)),
+                "",
+            );
+            if let Some(note) = &n.note {
+                eprintln!("normalize ({step}): {note}");
+            }
             r.add("normalize records", n.records as f64, "");
             let reset = reset_peak_rss();
             let t = Instant::now();
@@ -618,8 +636,8 @@ fn gzip_size(path: &Path) -> Result<u64> {
     Ok(out.stdout.len() as u64)
 }
 
-/// Local files a page loads: `src=`/`href=` to .css/.js/.json, and
-/// `data/*.json` named anywhere in it.
+/// Local files a page loads: `src=`/`href=` to .css/.js/.json,
+/// `data/*.json` named anywhere in it, and the data its script fetches.
 fn page_assets(html: &str) -> Vec<String> {
     let mut out = std::collections::BTreeSet::new();
     for attr in ["src=\"", "href=\""] {
@@ -643,6 +661,17 @@ fn page_assets(html: &str) -> Vec<String> {
         let url = rest[..end].trim_end_matches('.');
         if url.ends_with(".json") {
             out.insert(url.to_string());
+        }
+    }
+    // Data the page's script fetches at load (`assets/app.js`: `load(name)`
+    // by `<body data-page>`), which no attribute names.
+    for (page, files) in [
+        ("index", &["data/channels.json", "data/cash.json"][..]),
+        ("targeting", &["data/channels.json", "data/cash.json"][..]),
+        ("funnel", &["data/funnel.json"][..]),
+    ] {
+        if html.contains(&format!("data-page=\"{page}\"")) {
+            out.extend(files.iter().map(|f| f.to_string()));
         }
     }
     out.into_iter().collect()

@@ -143,15 +143,22 @@ pub enum Command {
     },
     /// Imports a vendor export file into raw/ (once: the same file again
     /// writes nothing) and re-normalizes. `tilda`: the leads export
-    /// (Заявки → CSV) for history before the webhook.
+    /// (Заявки → CSV) for history before the webhook. `manual_costs`: the
+    /// costs CSV (a later upload to the same --account replaces the
+    /// earlier one). `telegram_ads`: one ad's cabinet export (TSV).
     Import {
-        /// Source slug (tilda).
+        /// Source slug (tilda, manual_costs, telegram_ads).
         slug: String,
         /// The exported file.
         file: PathBuf,
-        /// The source account the file belongs to.
+        /// The source account the file belongs to (manual_costs: the
+        /// stream of uploads, e.g. `bloggers`).
         #[arg(long, default_value = "main")]
         account: String,
+        /// telegram_ads: the campaign the ad's stats belong to (default:
+        /// the file name without its extension).
+        #[arg(long)]
+        campaign: Option<String>,
     },
 }
 
@@ -398,17 +405,20 @@ async fn run_command(p: &Pipeline, command: Command) -> Result<()> {
             slug,
             file,
             account,
+            campaign,
         } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
-            let r = crate::webhook::import_file(
+            let r = crate::webhook::import_file_with(
                 &*p.store,
                 &p.config,
                 &slug,
                 &account,
                 name.as_deref().unwrap_or(""),
                 &bytes,
+                campaign.as_deref(),
+                Utc::now(),
             )
             .await?;
             let what = if r.written {

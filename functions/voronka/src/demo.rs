@@ -165,7 +165,7 @@ pub fn sandbox_config(
         if !creds.is_empty() {
             fields.push(format!("credentials = {{ {} }}", creds.join(", ")));
         }
-        let options: Vec<String> = a
+        let mut options: Vec<String> = a
             .options
             .iter()
             .filter(|_| a.slug != "tilda")
@@ -174,6 +174,11 @@ pub fn sandbox_config(
                 format!("{k} = {}", toml_value(k, &v))
             })
             .collect();
+        if a.slug == "facebook" {
+            // The fake Graph API serves synchronous insights only; a long
+            // demo window would otherwise go through async report runs.
+            options.push("async = false".to_string());
+        }
         if !options.is_empty() {
             fields.push(format!("options = {{ {} }}", options.join(", ")));
         }

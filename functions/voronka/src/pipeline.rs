@@ -909,6 +909,10 @@ struct IndexFile {
     latest: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     collapsed: BTreeMap<String, u64>,
+    /// Keys already counted as a duplicate within one fetch: a re-fetch of
+    /// the same window repeats the vendor's duplicate, which is still one.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    duplicated: BTreeSet<String>,
     keys: BTreeMap<String, Entry>,
 }
 
@@ -949,7 +953,7 @@ fn partition_key(entity: &str, source: &str, account: &str, day: &str) -> String
     )
 }
 
-const WINDOW_ENTITIES: [&str; 2] = ["ad_stat", "session"];
+const WINDOW_ENTITIES: [&str; 3] = ["ad_stat", "session", "manual_cost"];
 
 /// Applies records onto `normalized/`: loads indexes, covers and
 /// partitions on first use (incremental) or starts empty (rebuild).
@@ -1223,7 +1227,8 @@ impl<'a> Engine<'a> {
             // design: the Saturday set answers for Sunday and Monday).
             let redelivery = env.entity == "webhook";
             let business = matches!(entity, "payment" | "order" | "deal" | "lead");
-            if redelivery || (business && prev.1 == env.run) {
+            if redelivery || (business && prev.1 == env.run && index.duplicated.insert(key.clone()))
+            {
                 let kind = if redelivery {
                     "webhook_redeliveries".to_string()
                 } else {

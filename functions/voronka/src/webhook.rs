@@ -398,7 +398,9 @@ pub struct Imported {
 /// `voronka import <slug> FILE`: writes a vendor export file into `raw/` as
 /// one envelope with `put_if_absent` (the key derives from the file's
 /// hash, so a re-import writes nothing) and reports what it normalizes to.
-/// Sources: `tilda` (the leads export, "Заявки" → CSV).
+/// Sources: `tilda` (the leads export, "Заявки" → CSV), `manual_costs`
+/// (the costs CSV) and `telegram_ads` (a cabinet export; the campaign is
+/// the file's base name, see [`import_file_with`]).
 pub async fn import_file(
     store: &dyn Store,
     config: &Config,
@@ -407,17 +409,61 @@ pub async fn import_file(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<Imported> {
+    import_file_with(
+        store,
+        config,
+        slug,
+        account,
+        file_name,
+        bytes,
+        None,
+        Utc::now(),
+    )
+    .await
+}
+
+/// [`import_file`] with the `telegram_ads` campaign (`--campaign`) and the
+/// import time. `manual_costs` and `telegram_ads` uploads are versions of
+/// a stream: the envelope's run carries `now`, a later upload replaces an
+/// earlier one, and bytes that already are the stream's latest upload
+/// write nothing (the existing key is answered).
+#[allow(clippy::too_many_arguments)]
+pub async fn import_file_with(
+    store: &dyn Store,
+    config: &Config,
+    slug: &str,
+    account: &str,
+    file_name: &str,
+    bytes: &[u8],
+    campaign: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Imported> {
+    use voronka_connectors::{manual_costs, telegram_ads};
     let env = match slug {
         "tilda" => voronka_connectors::tilda::csv_envelope(account, file_name, bytes),
-        other => {
-            bail!("`voronka import` reads Tilda leads exports only (slug `tilda`), not {other:?}")
-        }
+        "manual_costs" => manual_costs::csv_envelope(account, file_name, bytes, now),
+        "telegram_ads" => telegram_ads::tsv_envelope(account, file_name, bytes, campaign, now),
+        other => bail!(
+            "`voronka import` reads `tilda`, `manual_costs` and `telegram_ads` files, not {other:?}"
+        ),
     };
-    let key = env.key();
-    let written = store
-        .put_if_absent(&key, Bytes::from(env.to_json()))
-        .await
-        .with_context(|| format!("cannot store {key}"))?;
+    let mut key = env.key();
+    let current = if slug == "tilda" {
+        None
+    } else {
+        let keys = store.list(&format!("raw/{slug}/{account}/")).await?;
+        manual_costs::current_import(&keys, &env)
+    };
+    let written = match current {
+        Some(existing) => {
+            key = existing;
+            false
+        }
+        None => store
+            .put_if_absent(&key, Bytes::from(env.to_json()))
+            .await
+            .with_context(|| format!("cannot store {key}"))?,
+    };
     let acc = config.account(slug, account).cloned().unwrap_or_else(|| {
         voronka_core::config::AccountConfig {
             id: account.to_string(),
@@ -468,5 +514,92 @@ mod tests {
         assert_eq!(strip_token("token=abc&formid=1"), "formid=1");
         assert_eq!(strip_token("formid=1&token=abc"), "formid=1");
         assert_eq!(percent_decode("%D0%90%41+b%"), "АA b%");
+    }
+
+    /// `voronka import manual_costs`: a blogger's two placements (15 000 ₽
+    /// and 7 500,50 ₽) land in the channel's spend through the pipeline;
+    /// the same file again writes nothing; a corrected version wins.
+    #[tokio::test]
+    async fn manual_costs_import_flows_into_channel_spend() {
+        use chrono::{NaiveDate, TimeZone};
+        use rust_decimal::Decimal;
+        use voronka_connectors::driver::{Driver, DriverOptions, StaticSecrets};
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(voronka_store::LocalStore::new(dir.path().join("lake")));
+        let config = Config::from_toml("").unwrap();
+        let v1 = "date,platform,campaign,contractor,amount,currency,note\n\
+                  2026-03-02,blogger,spring,Анна,15000,RUB,stories\n\
+                  2026-03-05,blogger,spring,Анна,\"7500,50\",RUB,repost\n\
+                  2026-03-06,blogger,spring,Анна,15 000,RUB,bad amount\n";
+        let t = |h| Utc.with_ymd_and_hms(2026, 3, 10, h, 0, 0).unwrap();
+        let import = |bytes: &'static str, h| {
+            let store = store.clone();
+            let config = config.clone();
+            async move {
+                import_file_with(
+                    &*store,
+                    &config,
+                    "manual_costs",
+                    "bloggers",
+                    "costs.csv",
+                    bytes.as_bytes(),
+                    None,
+                    t(h),
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let first = import(v1, 9).await;
+        assert!(first.written);
+        assert_eq!((first.records, first.rejected.len()), (2, 1));
+        assert_eq!(first.rejected[0].record, "line 4");
+        assert_eq!(first.rejected[0].field, "amount");
+        let again = import(v1, 10).await;
+        assert!(!again.written);
+        assert_eq!(again.key, first.key);
+        assert_eq!(store.list("raw/").await.unwrap(), vec![first.key.clone()]);
+
+        let p = crate::pipeline::Pipeline {
+            store: store.clone(),
+            config: config.clone(),
+            driver: Driver::new(
+                DriverOptions::default(),
+                Arc::new(StaticSecrets(BTreeMap::new())),
+            ),
+        };
+        let spend = |m: &voronka_core::metrics::Marts| -> Decimal {
+            m.channels
+                .iter()
+                .filter(|c| c.platform == "blogger" && c.contractor == "Анна")
+                .map(|c| c.spend)
+                .sum()
+        };
+        let as_of = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        p.normalize_full().await.unwrap();
+        let marts = p.compute(as_of, t(12)).await.unwrap();
+        assert_eq!(spend(&marts), Decimal::new(2_250_050, 2));
+
+        // A corrected version (same lines, 7 500,50 → 8 000) replaces it.
+        let v2 = "date;platform;campaign;contractor;amount;currency;note\n\
+                  2026-03-02;blogger;spring;Анна;15000;RUB;stories\n\
+                  2026-03-05;blogger;spring;Анна;8000;RUB;repost\n";
+        assert!(import(v2, 11).await.written);
+        p.normalize_full().await.unwrap();
+        let marts = p.compute(as_of, t(12)).await.unwrap();
+        assert_eq!(spend(&marts), Decimal::from(23_000));
+
+        // A third version deletes the first row: the newer upload replaces
+        // every day it spans (manual costs are window records), so the
+        // deleted row no longer counts: 8 000 only.
+        let v3 = "date,platform,campaign,contractor,amount,currency,note
+                  2026-03-02,telegram,spring,Канал,0.01,RUB,placeholder
+                  2026-03-05,blogger,spring,Анна,8000,RUB,repost
+";
+        assert!(import(v3, 13).await.written);
+        p.normalize_full().await.unwrap();
+        let marts = p.compute(as_of, t(14)).await.unwrap();
+        assert_eq!(spend(&marts), Decimal::from(8_000));
     }
 }

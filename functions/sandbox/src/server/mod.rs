@@ -111,6 +111,25 @@ pub struct SandboxOptions {
     /// Meta: the n-th Facebook request (1-based, counting every request to
     /// `/facebook`) answers error 17 "User request limit reached" once.
     pub facebook_throttle_on_request: Option<u64>,
+    /// Scripted misbehaviours of any vendor (fault injection, see
+    /// [`Fault`]); empty by default. The first fault that fires on a
+    /// request decides its answer.
+    pub faults: Vec<Fault>,
+}
+
+/// A scripted misbehaviour: of the requests under `/<slug>` whose path
+/// (after the prefix) contains `path_contains`, the first `skip` are
+/// answered normally, the next `times` get `kind`, the rest are normal
+/// again. Each fault counts its own matching requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub slug: String,
+    /// Empty: every request of the vendor matches.
+    pub path_contains: String,
+    pub skip: u64,
+    /// `u64::MAX`: forever.
+    pub times: u64,
+    pub kind: FaultKind,
 }
 
 impl Default for SandboxOptions {
@@ -120,8 +139,111 @@ impl Default for SandboxOptions {
             getcourse_request_limit: 100,
             yandex_retry_in: 0,
             facebook_throttle_on_request: None,
+            faults: Vec::new(),
         }
     }
+}
+
+impl SandboxOptions {
+    /// A fault on `slug`: by default an HTTP 503 on its first request,
+    /// once; shape it with the [`Fault`] methods, add it with
+    /// [`SandboxOptions::with_fault`].
+    pub fn fault(slug: &str) -> Fault {
+        Fault {
+            slug: slug.to_string(),
+            path_contains: String::new(),
+            skip: 0,
+            times: 1,
+            kind: FaultKind::Respond {
+                status: 503,
+                headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+                body: "sandbox fault: HTTP 503".into(),
+            },
+        }
+    }
+
+    /// Adds `fault` (faults are tried in the order added).
+    pub fn with_fault(mut self, fault: Fault) -> SandboxOptions {
+        self.faults.push(fault);
+        self
+    }
+}
+
+impl Fault {
+    /// Only requests whose path contains `part`.
+    pub fn on_path(mut self, part: &str) -> Fault {
+        self.path_contains = part.to_string();
+        self
+    }
+
+    /// After `n` normal answers.
+    pub fn after(mut self, n: u64) -> Fault {
+        self.skip = n;
+        self
+    }
+
+    /// `n` times in a row (`u64::MAX`: forever).
+    pub fn times(mut self, n: u64) -> Fault {
+        self.times = n;
+        self
+    }
+
+    /// Answers `status` with a one-line text body.
+    pub fn status(mut self, status: u16) -> Fault {
+        self.kind = FaultKind::Respond {
+            status,
+            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+            body: format!("sandbox fault: HTTP {status}"),
+        };
+        self
+    }
+
+    /// Answers `status` with a JSON body (e.g. an error inside an HTTP 200).
+    pub fn json(mut self, status: u16, body: &serde_json::Value) -> Fault {
+        self.kind = FaultKind::Respond {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string(),
+        };
+        self
+    }
+
+    /// Adds a header (e.g. `Retry-After`) to a status or JSON answer.
+    pub fn header(mut self, name: &str, value: &str) -> Fault {
+        if let FaultKind::Respond { headers, .. } = &mut self.kind {
+            headers.push((name.to_string(), value.to_string()));
+        }
+        self
+    }
+
+    /// Serves the vendor's real answer with its body cut in half.
+    pub fn truncated(mut self) -> Fault {
+        self.kind = FaultKind::Truncate;
+        self
+    }
+
+    /// Waits `d` before answering normally.
+    pub fn delayed(mut self, d: std::time::Duration) -> Fault {
+        self.kind = FaultKind::Delay(d);
+        self
+    }
+}
+
+/// What a firing [`Fault`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Answer this instead of the vendor (e.g. a 429 with or without
+    /// `Retry-After`, a 503, an error inside an HTTP 200, a 401).
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// The vendor's real answer with its body cut in half (a truncated,
+    /// malformed body; status and headers kept, `content-length` fixed).
+    Truncate,
+    /// Wait this long before answering normally (client timeouts).
+    Delay(std::time::Duration),
 }
 
 pub(crate) struct Shared {
@@ -134,6 +256,8 @@ pub(crate) struct Shared {
     pub amocrm_oauth: Mutex<amocrm::OAuthState>,
     pub yandex: Mutex<HashMap<(String, String), (serde_json::Value, u32)>>,
     pub request_seq: AtomicU64,
+    /// Matching requests seen, per entry of `opts.faults`.
+    fault_hits: Vec<AtomicU64>,
 }
 
 impl Shared {
@@ -168,6 +292,7 @@ impl Sandbox {
     pub async fn start(school: Arc<School>, opts: SandboxOptions) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let opts_faults = opts.faults.len();
         let shared = Arc::new(Shared {
             school,
             opts,
@@ -177,6 +302,7 @@ impl Sandbox {
             amocrm_oauth: Mutex::new(amocrm::OAuthState::new()),
             yandex: Mutex::new(HashMap::new()),
             request_seq: AtomicU64::new(0),
+            fault_hits: (0..opts_faults).map(|_| AtomicU64::new(0)).collect(),
         });
         let app = axum::Router::new()
             .fallback(dispatch)
@@ -364,19 +490,63 @@ async fn dispatch(
         headers,
         body,
     };
+    let fault = shared
+        .opts
+        .faults
+        .iter()
+        .zip(&shared.fault_hits)
+        .filter(|(f, _)| f.slug == slug && req.path.contains(&f.path_contains))
+        .filter_map(|(f, hits)| {
+            let n = hits.fetch_add(1, Ordering::SeqCst);
+            (n >= f.skip && n - f.skip < f.times).then_some(&f.kind)
+        })
+        .fold(None, |first, k| first.or(Some(k)))
+        .cloned();
+    match fault {
+        None => vendor(&shared, slug, &req, seq),
+        Some(FaultKind::Respond {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut b = Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+            for (k, v) in headers {
+                b = b.header(k, v);
+            }
+            b.body(Body::from(body)).expect("valid fault response")
+        }
+        Some(FaultKind::Truncate) => {
+            let full = vendor(&shared, slug, &req, seq);
+            let (mut parts, body) = full.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            let cut = bytes.slice(..bytes.len() / 2);
+            Response::from_parts(parts, Body::from(cut))
+        }
+        Some(FaultKind::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            vendor(&shared, slug, &req, seq)
+        }
+    }
+}
+
+fn vendor(shared: &Shared, slug: &str, req: &Req, seq: u64) -> Response {
     match slug {
-        "amocrm" => amocrm::handle(&shared, &req),
-        "getcourse" => getcourse::handle(&shared, &req),
-        "yandex_direct" => yandex::handle(&shared, &req),
-        "facebook" => facebook::handle(&shared, &req, seq),
-        "cbr" => cbr::handle(&shared, &req),
-        "bizon365" => bizon::handle(&shared, &req),
-        "salebot" => salebot::handle(&shared, &req),
-        "ga4" => ga4::handle(&shared, &req),
-        "tiktok" => tiktok::handle(&shared, &req),
-        "vk_ads" => vk::handle(&shared, &req, vk::Family::VkAds),
-        "mytarget" => vk::handle(&shared, &req, vk::Family::MyTarget),
-        "google_ads" => google_ads::handle(&shared, &req),
+        "amocrm" => amocrm::handle(shared, req),
+        "getcourse" => getcourse::handle(shared, req),
+        "yandex_direct" => yandex::handle(shared, req),
+        "facebook" => facebook::handle(shared, req, seq),
+        "cbr" => cbr::handle(shared, req),
+        "bizon365" => bizon::handle(shared, req),
+        "salebot" => salebot::handle(shared, req),
+        "ga4" => ga4::handle(shared, req),
+        "tiktok" => tiktok::handle(shared, req),
+        "vk_ads" => vk::handle(shared, req, vk::Family::VkAds),
+        "mytarget" => vk::handle(shared, req, vk::Family::MyTarget),
+        "google_ads" => google_ads::handle(shared, req),
         _ => not_found(),
     }
 }
