@@ -312,3 +312,25 @@ async fn getcourse_events_and_process_callbacks() {
     assert_eq!(paid_order.number, "11892043");
     assert_eq!(paid_order.email, "test@example.com");
 }
+
+#[tokio::test]
+async fn a_flood_is_rate_limited_and_nothing_accepted_is_lost() {
+    let store = Arc::new(MemoryStore::new());
+    let r = receiver(store.clone());
+    let burst = voronka::webhook::RATE_BURST as usize;
+    let mut ok = 0;
+    let mut limited = 0;
+    for _ in 0..burst + 100 {
+        match deliver(&r, &format!("token={TOKEN}"), FORM).await {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // The burst is accepted; beyond it (refilled at 50/s while the loop
+    // runs) deliveries are refused with 429, which vendors retry.
+    assert!(ok >= burst, "{ok} accepted");
+    assert!(limited > 0, "no delivery was rate limited");
+    // Every accepted delivery is stored, none of the refused ones.
+    assert_eq!(store.list("raw/tilda/main/").await.unwrap().len(), ok);
+}

@@ -90,7 +90,15 @@ pub struct Receiver {
     seq: AtomicU64,
     /// Distinguishes concurrent receivers (processes, Lambda instances).
     instance: String,
+    /// Per-route token buckets: (tokens, last refill).
+    buckets: std::sync::Mutex<Vec<(f64, std::time::Instant)>>,
 }
+
+/// Deliveries a route accepts per second, sustained, and in a burst (a
+/// launch's registrations arrive far below this; a flood gets 429, which
+/// vendors such as Tilda retry later). Per receiver instance.
+pub const RATE_PER_SECOND: f64 = 50.0;
+pub const RATE_BURST: f64 = 200.0;
 
 /// Compares two secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -192,11 +200,13 @@ impl Receiver {
             }
         }
         let now = Utc::now();
+        let buckets = vec![(RATE_BURST, std::time::Instant::now()); routes.len()];
         Ok(Receiver {
             store,
             routes,
             seq: AtomicU64::new(0),
             instance: format!("{}{:09}", std::process::id(), now.timestamp_subsec_nanos()),
+            buckets: std::sync::Mutex::new(buckets),
         })
     }
 
@@ -216,16 +226,30 @@ impl Receiver {
     /// Handles one delivery made with `method` (`POST`; `GET` for GetCourse
     /// process callbacks).
     pub async fn handle_method(&self, method: &str, d: &Delivery<'_>) -> Answer {
-        let Some(route) = self
-            .routes
-            .iter()
-            .find(|r| d.path.trim_end_matches('/') == format!("/webhook/{}/{}", r.slug, r.account))
-        else {
+        let Some((index, route)) = self.routes.iter().enumerate().find(|(_, r)| {
+            d.path.trim_end_matches('/') == format!("/webhook/{}/{}", r.slug, r.account)
+        }) else {
             return Answer {
                 status: 404,
                 body: "unknown webhook",
             };
         };
+        // Rate limit before anything else (token guessing included).
+        {
+            let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            let (tokens, last) = &mut buckets[index];
+            let now = std::time::Instant::now();
+            *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * RATE_PER_SECOND)
+                .min(RATE_BURST);
+            *last = now;
+            if *tokens < 1.0 {
+                return Answer {
+                    status: 429,
+                    body: "too many deliveries",
+                };
+            }
+            *tokens -= 1.0;
+        }
         let given = query_param(d.query, "token")
             .map(|t| t.into_owned())
             .or_else(|| d.headers.get("x-voronka-token").cloned())
