@@ -43,7 +43,7 @@ t=$(now)
 took "$t"
 
 WORK=""
-cleanup() { [ -n "$WORK" ] && rm -rf "$WORK"; }
+cleanup() { if [ -n "$WORK" ]; then rm -rf "$WORK"; fi; }
 trap cleanup EXIT
 
 if [ -z "${VORONKA_SITE:-}" ]; then

@@ -543,10 +543,35 @@ async fn terminal_faults_fail_the_job_clearly_and_the_next_run_recovers() {
         let (want_n, want_m) = baseline(&[slug], now(30)).await;
         assert_no_duplicates(&normalized, what);
         assert_same_zone(&normalized, &want_n, what);
-        let (got, want): (Marts, Marts) = (
+        let (mut got, want): (Marts, Marts) = (
             serde_json::from_slice(&marts).unwrap(),
             serde_json::from_slice(&want_m).unwrap(),
         );
+        if what == "a truncated 200 body" {
+            // The quarantined response keeps its data check yellow (the
+            // user must know some data was refused); every figure is
+            // the fault-free run's.
+            let q = got
+                .checks
+                .iter()
+                .find(|c| c.check == "quarantine")
+                .cloned()
+                .unwrap();
+            assert_eq!(
+                q.status,
+                voronka_core::metrics::CheckStatus::Yellow,
+                "{q:?}"
+            );
+            assert!(q.detail.starts_with("1\u{a0}ответ "), "{}", q.detail);
+            let fault_free = want
+                .checks
+                .iter()
+                .find(|c| c.check == "quarantine")
+                .cloned();
+            for c in got.checks.iter_mut().filter(|c| c.check == "quarantine") {
+                *c = fault_free.clone().unwrap();
+            }
+        }
         assert_marts_eq(&got, &want, what);
     }
 }

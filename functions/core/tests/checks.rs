@@ -139,6 +139,7 @@ fn run(ds: &Dataset, config: &Config) -> Marts {
         as_of: d(2026, 11, 30),
         sources: &[],
         collapsed: &collapsed,
+        quarantined: 0,
         checked_at: msk(12, 1, 0, 0),
     })
 }

@@ -174,6 +174,7 @@ fn run(as_of: NaiveDate) -> Marts {
         as_of,
         sources: &[],
         collapsed: &collapsed,
+        quarantined: 0,
         checked_at: Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
     })
 }

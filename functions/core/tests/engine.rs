@@ -320,6 +320,7 @@ fn run(ds: &Dataset, config: &Config) -> Marts {
         as_of: d(2026, 11, 30),
         sources: &[],
         collapsed: &collapsed,
+        quarantined: 0,
         checked_at: msk(2026, 12, 1, 0, 0),
     })
 }
@@ -658,4 +659,33 @@ fn window_edges_touch_rules_and_order_shapes() {
         .map(|f| f.stayed_to_offer)
         .sum();
     assert_eq!(stayed, 1);
+}
+
+#[test]
+fn quarantined_responses_turn_their_check_yellow() {
+    let config = Config::from_toml(CONFIG).unwrap();
+    let collapsed = BTreeMap::new();
+    let empty = Dataset::default();
+    let input = |quarantined| metrics::Input {
+        dataset: &empty,
+        config: &config,
+        as_of: d(2026, 11, 30),
+        sources: &[],
+        collapsed: &collapsed,
+        quarantined,
+        checked_at: msk(2026, 12, 1, 0, 0),
+    };
+    let status = |m: &Marts| {
+        m.checks
+            .iter()
+            .find(|c| c.check == "quarantine")
+            .cloned()
+            .unwrap()
+    };
+    let clean = metrics::aggregate(input(0));
+    assert_eq!(status(&clean).status, CheckStatus::Green);
+    let bad = status(&metrics::aggregate(input(3)));
+    assert_eq!(bad.status, CheckStatus::Yellow);
+    // "3 ответа" with a no-break space.
+    assert!(bad.detail.starts_with("3\u{a0}ответа "), "{}", bad.detail);
 }

@@ -386,6 +386,7 @@ fn run(ds: &Dataset, config: &Config) -> Marts {
         as_of: as_of(),
         sources: &[],
         collapsed: &collapsed,
+        quarantined: 0,
         checked_at: msk(12, 1, 0, 0),
     })
 }

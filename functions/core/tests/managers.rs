@@ -281,6 +281,7 @@ fn run() -> Marts {
         as_of: d(2026, 11, 10),
         sources: &[],
         collapsed: &collapsed,
+        quarantined: 0,
         checked_at: msk(2026, 11, 11, 0, 0),
     })
 }

@@ -180,6 +180,7 @@ fn run(ds: &Dataset) -> Marts {
         as_of: day(44),
         sources: &[],
         collapsed: &collapsed,
+        quarantined: 0,
         checked_at: at(45, 0),
     })
 }

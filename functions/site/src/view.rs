@@ -349,6 +349,7 @@ pub fn check_name(id: &str) -> &str {
         "currency" => "Курсы валют",
         "missing_days" => "Пропущенные дни",
         "duplicates" => "Дубли",
+        "quarantine" => "Нераспознанные данные",
         "crm_vs_payments" => "CRM и оплаты",
         "spend_anomaly" => "Всплеск расхода",
         "lost_leads" => "Потерянные заявки",

@@ -377,6 +377,7 @@ async fn run_step(out: &Path, step: &str) -> Result<BenchReport> {
                 as_of: meta.end,
                 sources: &[],
                 collapsed: &collapsed,
+                quarantined: 0,
                 checked_at: meta.now,
             });
             r.add(

@@ -665,6 +665,7 @@ impl Pipeline {
             as_of,
             sources: &sources,
             collapsed: &norm.collapsed,
+            quarantined: norm.quarantined,
             checked_at,
         }))
     }

@@ -36,6 +36,7 @@ pub struct CheckInput<'a> {
     pub rates: &'a RateBook,
     pub unmatched_payments: (u64, Decimal),
     pub collapsed: &'a BTreeMap<String, u64>,
+    pub quarantined: u64,
     /// The resolved facts (deals, orders, persons) the CRM and lost-leads
     /// checks read.
     pub resolved: &'a Resolved<'a>,
@@ -85,6 +86,7 @@ pub fn run(input: CheckInput<'_>) -> Vec<CheckResult> {
     currency(&input, &mut out);
     missing_days(&input, &mut out);
     duplicates(&input, &mut out);
+    quarantine(&input, &mut out);
     crm_vs_payments(&input, &mut out);
     spend_anomaly(&input, &mut out);
     lost_leads(&input, &mut out);
@@ -394,6 +396,28 @@ fn missing_days(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
                 format!("нет статистики за {} (напр. {}): перезагрузите период `voronka ingest {source}`", ru::plural(missing.len() as u64, "день", "дня", "дней"), missing[0].format("%d.%m.%Y")),
             ));
         }
+    }
+}
+
+fn quarantine(input: &CheckInput<'_>, out: &mut Vec<CheckResult>) {
+    let n = input.quarantined;
+    if n == 0 {
+        out.push(check(
+            "quarantine",
+            "all",
+            CheckStatus::Green,
+            "все ответы источников разобраны",
+        ));
+    } else {
+        out.push(check(
+            "quarantine",
+            "all",
+            CheckStatus::Yellow,
+            format!(
+                "{} с записями, которые не удалось разобрать, отложены в quarantine/ с причиной (поле и запись): их данные не вошли в отчёты — исправьте источник или сообщите разработчикам",
+                ru::plural(n, "ответ", "ответа", "ответов")
+            ),
+        ));
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Input<'a> {
     pub sources: &'a [SourceStatus],
     /// Duplicates collapsed upstream (normalization), by kind.
     pub collapsed: &'a BTreeMap<String, u64>,
+    /// Raw responses or records normalization refused (in `quarantine/`).
+    pub quarantined: u64,
     /// The instant the freshness check compares against (end of `as_of`
     /// for reproducible rebuilds, the wall clock for live runs).
     pub checked_at: DateTime<Utc>,
@@ -189,6 +191,7 @@ pub fn marts_from(r: &Resolved<'_>, input: &Input<'_>) -> Marts {
         rates: &r.rates,
         unmatched_payments: r.unmatched_payments,
         collapsed: &collapsed,
+        quarantined: input.quarantined,
         resolved: r,
     });
 
