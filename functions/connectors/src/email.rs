@@ -78,6 +78,7 @@
 //!   re-read only while its start date is inside the fetch window: use a
 //!   `lookback_days` of 14–30 for final numbers.
 
+use crate::util::option_str;
 use crate::{
     AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, OAuthFlow,
     ParseError, RateLimit, RawEnvelope, Request, Response, Step,
@@ -140,15 +141,6 @@ pub const SENDPULSE: Email = Email {
     slug: "sendpulse",
     service: Service::SendPulse,
 };
-
-fn option_str<'a>(account: &'a AccountConfig, key: &str) -> Option<&'a str> {
-    account
-        .options
-        .get(key)
-        .and_then(|v| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
 
 /// Text of a string or number value ("" otherwise).
 fn text_of(v: Option<&Value>) -> String {

@@ -82,6 +82,7 @@
 //! - Missing `impressions`/`clicks` are 0 (counts only; Meta omits some
 //!   zero metrics); a missing or unreadable `spend` rejects the row.
 
+use crate::util::{chunks, option_str};
 use crate::{
     AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
     RateLimit, RawEnvelope, Request, Response, Step,
@@ -126,15 +127,6 @@ pub const DEFAULT_THROTTLE_WAIT: Duration = Duration::from_secs(60);
 /// The Meta Ads connector.
 pub struct Facebook;
 
-fn option_str<'a>(account: &'a AccountConfig, key: &str) -> Option<&'a str> {
-    account
-        .options
-        .get(key)
-        .and_then(|v| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
 /// The ad account id without `act_`.
 fn ad_account_id(account: &AccountConfig) -> Option<&str> {
     let raw = option_str(account, "ad_account_id")?;
@@ -155,18 +147,6 @@ fn valid_version(v: &str) -> bool {
                 && a.chars().all(|c| c.is_ascii_digit())
                 && b.chars().all(|c| c.is_ascii_digit())
         })
-}
-
-/// Splits [from, to] into consecutive chunks of at most `max_days` days.
-fn chunks(from: NaiveDate, to: NaiveDate, max_days: i64) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = (start + chrono::Duration::days(max_days - 1)).min(to);
-        out.push((start, end));
-        start = end + chrono::Duration::days(1);
-    }
-    out
 }
 
 /// Whether a run window is fetched through async report runs: option

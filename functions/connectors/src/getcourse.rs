@@ -56,6 +56,7 @@
 //! product, manager or CRM deal id): being the later version of the same
 //! key, it replaces the exported one until the next export of that order.
 
+use crate::util::option_str;
 use crate::{
     AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
     RateLimit, RawEnvelope, Request, Response, Step,
@@ -114,15 +115,6 @@ impl Kind {
             Kind::Payments => "payments",
         }
     }
-}
-
-fn option_str<'a>(account: &'a AccountConfig, key: &str) -> Option<&'a str> {
-    account
-        .options
-        .get(key)
-        .and_then(|v| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 /// The poll interval from `poll_interval_secs` (default 30 s).

@@ -53,6 +53,7 @@
 //! `VIDEO` → platform `youtube`, anything else → `google`; net spend,
 //! [`VatMode::Excluded`] [unverified].
 
+use crate::util::{chunks, option_str};
 use crate::{
     AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, OAuthFlow,
     ParseError, RateLimit, RawEnvelope, Request, Response, Step,
@@ -95,15 +96,6 @@ pub const RETRYABLE_QUOTA: [&str; 3] = [
 /// The Google Ads connector.
 pub struct GoogleAds;
 
-fn option_str<'a>(account: &'a AccountConfig, key: &str) -> Option<&'a str> {
-    account
-        .options
-        .get(key)
-        .and_then(|v| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
 /// A customer id option as digits (`123-456-7890` → `1234567890`); also
 /// accepts a TOML integer. `Some(Err)` when set but malformed.
 fn customer_option(account: &AccountConfig, key: &str) -> Option<Result<String, ()>> {
@@ -134,18 +126,6 @@ fn configured_currency(account: &AccountConfig) -> Option<String> {
         .or(account.currency.as_deref())
         .map(|c| c.trim().to_ascii_uppercase())
         .filter(|c| !c.is_empty())
-}
-
-/// Splits [from, to] into consecutive chunks of at most `max_days` days.
-fn chunks(from: NaiveDate, to: NaiveDate, max_days: i64) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = (start + chrono::Duration::days(max_days - 1)).min(to);
-        out.push((start, end));
-        start = end + chrono::Duration::days(1);
-    }
-    out
 }
 
 fn retryable(reason: impl Into<String>, after: Option<Duration>) -> FetchError {

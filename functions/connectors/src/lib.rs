@@ -17,6 +17,7 @@ use voronka_core::model::Record;
 pub mod auth;
 pub mod driver;
 pub mod raw;
+mod util;
 
 pub mod amocrm;
 pub mod cbr;

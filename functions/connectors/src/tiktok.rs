@@ -50,6 +50,7 @@
 //! Rows repeating a (day, campaign) in one response are summed. Spend is
 //! net of tax: [`VatMode::Excluded`] [unverified].
 
+use crate::util::{chunks, option_str};
 use crate::{
     AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
     RateLimit, RawEnvelope, Request, Response, Step,
@@ -92,15 +93,6 @@ pub const ADVERTISER_FIELDS: &str = r#"["currency","timezone","name"]"#;
 /// The TikTok for Business connector.
 pub struct Tiktok;
 
-fn option_str<'a>(account: &'a AccountConfig, key: &str) -> Option<&'a str> {
-    account
-        .options
-        .get(key)
-        .and_then(|v| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
 /// The advertiser id: digits, given as a string or an integer.
 fn advertiser_id(account: &AccountConfig) -> Option<String> {
     let v = account.options.get("advertiser_id")?;
@@ -121,18 +113,6 @@ fn configured_currency(account: &AccountConfig) -> Option<String> {
 
 fn valid_currency(c: &str) -> bool {
     c.len() == 3 && c.chars().all(|c| c.is_ascii_alphabetic())
-}
-
-/// Splits [from, to] into consecutive chunks of at most `max_days` days.
-fn chunks(from: NaiveDate, to: NaiveDate, max_days: i64) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = (start + chrono::Duration::days(max_days - 1)).min(to);
-        out.push((start, end));
-        start = end + chrono::Duration::days(1);
-    }
-    out
 }
 
 fn retryable(reason: impl Into<String>, after: Option<Duration>) -> FetchError {

@@ -73,6 +73,7 @@
 //! - `vat_included` (`true`/`false`): whether `spent` includes VAT; absent →
 //!   [`VatMode::Unknown`] (it depends on the account's billing).
 
+use crate::util::{chunks, option_str};
 use crate::{
     AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, OAuthFlow,
     ParseError, RateLimit, RawEnvelope, Request, Response, Step,
@@ -152,27 +153,6 @@ impl std::fmt::Debug for Token {
             .field("scope", &self.scope)
             .finish()
     }
-}
-
-fn option_str<'a>(account: &'a AccountConfig, key: &str) -> Option<&'a str> {
-    account
-        .options
-        .get(key)
-        .and_then(|v| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-/// Splits [from, to] into consecutive chunks of at most `max_days` days.
-fn chunks(from: NaiveDate, to: NaiveDate, max_days: i64) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = (start + chrono::Duration::days(max_days - 1)).min(to);
-        out.push((start, end));
-        start = end + chrono::Duration::days(1);
-    }
-    out
 }
 
 /// Text of a string or number value ("" otherwise).

@@ -36,6 +36,7 @@
 //! Currency: option `currency`, else the account's `currency`, else RUB
 //! (Reports carry no currency column).
 
+use crate::util::{chunks, option_str};
 use crate::{
     AuthScheme, Connector, FetchContext, FetchError, Job, NormalizeContext, Normalized, ParseError,
     RateLimit, RawEnvelope, Request, Response, Step,
@@ -125,27 +126,7 @@ pub fn report_body(from: NaiveDate, to: NaiveDate) -> String {
 }
 
 /// Splits [from, to] into consecutive chunks of at most `max_days` days.
-pub fn chunks(from: NaiveDate, to: NaiveDate, max_days: i64) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = (start + chrono::Duration::days(max_days - 1)).min(to);
-        out.push((start, end));
-        start = end + chrono::Duration::days(1);
-    }
-    out
-}
-
-fn option_str<'a>(account: &'a AccountConfig, key: &str) -> Option<&'a str> {
-    account
-        .options
-        .get(key)
-        .and_then(|v| v.as_str())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-fn currency(account: &AccountConfig) -> String {
+pub fn currency(account: &AccountConfig) -> String {
     option_str(account, "currency")
         .or(account.currency.as_deref())
         .unwrap_or("RUB")
